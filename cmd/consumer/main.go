@@ -1,0 +1,110 @@
+// Command consumer is the Consultation side's replica writer: it reads patient.profile.updated
+// in a consumer group and applies each event to DynamoDB with a conditional write, so the table
+// converges to every patient's newest profile whatever the delivery order. Configuration is by
+// environment variable; see the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ankitamadan/patient-profile/internal/api"
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/consumer"
+	"github.com/ankitamadan/patient-profile/internal/store"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "consumer: %s\n", err)
+		os.Exit(1)
+	}
+}
+
+// run consumes until ctx is cancelled or a signal arrives, then finishes or abandons the work in
+// flight, commits what is final and leaves the group, within SHUTDOWN_TIMEOUT.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 1 {
+		return fmt.Errorf("unexpected arguments %q: the consumer is configured with environment variables", args[1:])
+	}
+	cfg, err := config.LoadConsumer()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	client, err := store.NewClient(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	profiles := store.New(client, cfg.Table)
+	reader := broker.NewReader(broker.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout})
+	dlq := broker.NewDeadLetters(cfg.Brokers, cfg.DLQTopic)
+	c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
+		CommitInterval: cfg.CommitInterval,
+		AttemptTimeout: cfg.Store.Timeout,
+		MaxBackoff:     cfg.RetryMaxBackoff,
+		// Three quarters of the bound for the work in flight and the last commit, the rest for
+		// leaving the group and closing connections.
+		ShutdownTimeout: cfg.ShutdownTimeout * 3 / 4,
+	})
+
+	srv := &http.Server{
+		Handler:           api.NewHealthHandler(broker.NewPinger(cfg.Brokers, cfg.Topic, cfg.DLQTopic), profiles),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("consumer started", slog.String("health_addr", ln.Addr().String()), slog.String("topic", cfg.Topic),
+		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers))
+
+	runErr := c.Run(ctx)
+	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout/4)
+	defer cancel()
+	closeErr := closeAll(closeCtx, reader, dlq)
+	_ = srv.Shutdown(closeCtx)
+	if err := errors.Join(runErr, closeErr); err != nil {
+		return err
+	}
+	logger.Info("consumer stopped")
+	return nil
+}
+
+// closeAll closes each in turn: the reader first, which leaves the group so that the others
+// take this member's partitions at once instead of after a session timeout. kafka-go's Close can
+// block (kafka-go #428), so ctx bounds the whole.
+func closeAll(ctx context.Context, closers ...io.Closer) error {
+	done := make(chan error, 1)
+	go func() {
+		var errs []error
+		for _, c := range closers {
+			errs = append(errs, c.Close())
+		}
+		done <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("close: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return errors.New("close: timed out leaving the group; the broker will expire the session")
+	}
+}

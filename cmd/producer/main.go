@@ -1,0 +1,86 @@
+// Command producer is the Profile service: POST /patientprofile publishes a
+// patient.profile.updated event to Kafka, keyed by PatientId, and answers once the broker has
+// acknowledged it. Configuration is by environment variable; see the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ankitamadan/patient-profile/internal/api"
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/config"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "producer: %s\n", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is cancelled or a signal arrives, then stops accepting, lets in-flight
+// requests finish with their ack or error, and flushes the Writer, within SHUTDOWN_TIMEOUT.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 1 {
+		return fmt.Errorf("unexpected arguments %q: the producer is configured with environment variables", args[1:])
+	}
+	cfg, err := config.LoadProducer()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	pub := broker.NewPublisher(cfg.Brokers, cfg.Topic)
+	srv := &http.Server{
+		Handler:           api.NewHandler(logger, pub, broker.NewPinger(cfg.Brokers, cfg.Topic), cfg.PublishTimeout),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      cfg.PublishTimeout + 10*time.Second,
+		IdleTimeout:       time.Minute,
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("producer listening", slog.String("addr", ln.Addr().String()), slog.String("topic", cfg.Topic), slog.Any("brokers", cfg.Brokers))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("producer shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	// Shutdown closes the listener and waits for every handler, and so for every publish in
+	// flight (each bounded by PUBLISH_TIMEOUT), to answer.
+	shutdownErr := srv.Shutdown(shutdownCtx)
+	closed := make(chan error, 1)
+	go func() { closed <- pub.Close() }()
+	var closeErr error
+	select {
+	case closeErr = <-closed:
+	case <-shutdownCtx.Done():
+		closeErr = errors.New("close kafka writer: shutdown timeout")
+	}
+	if err := errors.Join(shutdownErr, closeErr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("producer stopped")
+	return nil
+}

@@ -1,0 +1,163 @@
+// Package broker holds the project's Kafka plumbing: the event publisher, the dead-letter
+// publisher, the consumer-group reader and a readiness check, each configured for the delivery
+// guarantees the README promises.
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
+)
+
+// Dead-letter headers, added to the original message's own headers.
+const (
+	HeaderError     = "dlq-error"
+	HeaderTopic     = "dlq-source-topic"
+	HeaderPartition = "dlq-source-partition"
+	HeaderOffset    = "dlq-source-offset"
+)
+
+// newWriter returns a Writer for synchronous publishing from a request or a consumer loop.
+func newWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:  kafka.TCP(brokers...),
+		Topic: topic,
+		// murmur2 is the Java clients' partitioner, so every producer of this topic that keeps
+		// its default puts a patient on the same partition as we do.
+		Balancer: &kafka.Murmur2Balancer{},
+		// The zero value is RequireNone: an ack that promises nothing.
+		RequiredAcks: kafka.RequireAll,
+		// Callers wait for their own message, so waiting to fill a batch only adds latency (the
+		// default is 1 s). Concurrent requests still share batches.
+		BatchTimeout: time.Millisecond,
+		// Bounded by the caller's context as well; these keep one attempt from hanging.
+		WriteTimeout: 5 * time.Second,
+		ReadTimeout:  5 * time.Second,
+		Transport:    &kafka.Transport{DialTimeout: 3 * time.Second, IdleTimeout: 5 * time.Minute, MetadataTTL: 30 * time.Second},
+	}
+}
+
+// Publisher publishes patient.profile.updated events.
+type Publisher struct {
+	w *kafka.Writer
+}
+
+// NewPublisher returns a Publisher for the topic. It shares one Writer (and so one set of
+// connections) across all requests.
+func NewPublisher(brokers []string, topic string) *Publisher {
+	return &Publisher{w: newWriter(brokers, topic)}
+}
+
+// Publish writes e keyed by its PatientId and returns once every in-sync replica has it.
+func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
+	value, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", e.EventID, err)
+	}
+	if err := p.w.WriteMessages(ctx, kafka.Message{Key: []byte(e.PatientID), Value: value}); err != nil {
+		return fmt.Errorf("publish event %s: %w", e.EventID, err)
+	}
+	return nil
+}
+
+// Close flushes what is buffered and closes the connections.
+func (p *Publisher) Close() error { return p.w.Close() }
+
+// DeadLetters publishes messages that can never be applied to the dead-letter topic.
+type DeadLetters struct {
+	w *kafka.Writer
+}
+
+// NewDeadLetters returns a DeadLetters for the topic.
+func NewDeadLetters(brokers []string, topic string) *DeadLetters {
+	return &DeadLetters{w: newWriter(brokers, topic)}
+}
+
+// Send copies m to the dead-letter topic, with its key, value and headers, and headers that say
+// why and where it came from. It returns once every in-sync replica has it.
+func (d *DeadLetters) Send(ctx context.Context, m kafka.Message, reason error) error {
+	headers := append(append([]kafka.Header(nil), m.Headers...),
+		kafka.Header{Key: HeaderError, Value: []byte(reason.Error())},
+		kafka.Header{Key: HeaderTopic, Value: []byte(m.Topic)},
+		kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+	)
+	if err := d.w.WriteMessages(ctx, kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}); err != nil {
+		return fmt.Errorf("dead-letter %s/%d/%d: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the connections.
+func (d *DeadLetters) Close() error { return d.w.Close() }
+
+// Pinger checks that the cluster answers and has the topics.
+type Pinger struct {
+	client *kafka.Client
+	topics []string
+}
+
+// NewPinger returns a Pinger for the topics.
+func NewPinger(brokers []string, topics ...string) *Pinger {
+	return &Pinger{
+		client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 2 * time.Second,
+			Transport: &kafka.Transport{DialTimeout: 2 * time.Second, MetadataTTL: time.Second}},
+		topics: topics,
+	}
+}
+
+// Ping asks a broker for the topics' metadata.
+func (p *Pinger) Ping(ctx context.Context) error {
+	md, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: p.topics})
+	if err != nil {
+		return fmt.Errorf("kafka metadata: %w", err)
+	}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("kafka topic %s: %w", t.Name, t.Error)
+		}
+	}
+	return nil
+}
+
+// ReaderConfig is what NewReader needs.
+type ReaderConfig struct {
+	Brokers        []string
+	Topic          string
+	Group          string
+	SessionTimeout time.Duration
+}
+
+// NewReader returns a consumer-group reader that never commits by itself: the caller commits,
+// synchronously, once a message's outcome is final.
+func NewReader(c ReaderConfig) *kafka.Reader {
+	heartbeat := c.SessionTimeout / 3
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers: c.Brokers,
+		GroupID: c.Group,
+		Topic:   c.Topic,
+		// A group with no committed offset starts at the oldest event, so nothing published
+		// before the first deploy is skipped.
+		StartOffset: kafka.FirstOffset,
+		// Zero means CommitMessages is synchronous: it returns once the broker has the offset.
+		CommitInterval:    0,
+		SessionTimeout:    c.SessionTimeout,
+		HeartbeatInterval: heartbeat,
+		RebalanceTimeout:  c.SessionTimeout,
+		JoinGroupBackoff:  500 * time.Millisecond,
+		// Close waits up to MaxWait for a fetch in progress (kafka-go #428).
+		MaxWait:        500 * time.Millisecond,
+		ReadBackoffMin: 100 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		MaxBytes:       10 << 20,
+		// New partitions are picked up without a restart.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 10 * time.Second,
+	})
+}

@@ -1,0 +1,153 @@
+// Package config loads each binary's settings from the environment.
+//
+// envconfig reads the process environment itself, so the binaries' run functions take no getenv
+// argument: tests set variables with t.Setenv or on the child process they start.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"log/slog"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Kafka is what both binaries need to reach the topic. It is embedded, not named, so that
+// envconfig does not prefix its variables with KAFKA_.
+type Kafka struct {
+	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092"`
+	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated"`
+}
+
+// Producer configures cmd/producer.
+type Producer struct {
+	Port int `envconfig:"SERVER_PORT" default:"3000"`
+	Kafka
+	// PublishTimeout bounds how long a request waits for the broker's ack before it gets a 503.
+	PublishTimeout  time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+}
+
+// Consumer configures cmd/consumer.
+type Consumer struct {
+	Port int `envconfig:"SERVER_PORT" default:"3001"`
+	Kafka
+	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation"`
+	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq"`
+	// SessionTimeout is how long the group waits for a silent member before it hands that
+	// member's partitions to the others.
+	SessionTimeout time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s"`
+	// CommitInterval is how often processed offsets are committed. Offsets are committed only
+	// for final outcomes, so a longer interval means more redelivery after a crash, never loss.
+	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s"`
+	Store
+	// RetryMaxBackoff caps the wait between retries of a transient failure.
+	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+}
+
+// Store locates the DynamoDB table.
+type Store struct {
+	// Host overrides the endpoint, for dynalite or LocalStack. Empty means real AWS, with the
+	// default credential chain and region.
+	Host   string `envconfig:"DDB_HOST"`
+	Table  string `envconfig:"DDB_NAME" default:"patient-profile"`
+	Region string `envconfig:"AWS_REGION"`
+	// Timeout bounds one DynamoDB call, so a hung store is retried rather than waited on forever.
+	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s"`
+}
+
+// LoadProducer reads the producer's settings. Its error is one line naming the variable.
+func LoadProducer() (Producer, error) {
+	var c Producer
+	if err := process(&c); err != nil {
+		return c, err
+	}
+	return c, firstError(
+		checkPort(c.Port),
+		c.Kafka.check(),
+		positive("PUBLISH_TIMEOUT", c.PublishTimeout),
+		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+	)
+}
+
+// LoadConsumer reads the consumer's settings. Its error is one line naming the variable.
+func LoadConsumer() (Consumer, error) {
+	var c Consumer
+	if err := process(&c); err != nil {
+		return c, err
+	}
+	return c, firstError(
+		checkPort(c.Port),
+		c.Kafka.check(),
+		nonEmpty("CONSUMER_GROUP", c.Group),
+		nonEmpty("DLQ_TOPIC", c.DLQTopic),
+		nonEmpty("DDB_NAME", c.Store.Table),
+		positive("KAFKA_SESSION_TIMEOUT", c.SessionTimeout),
+		positive("COMMIT_INTERVAL", c.CommitInterval),
+		positive("DDB_TIMEOUT", c.Store.Timeout),
+		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
+		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+	)
+}
+
+// firstError keeps the promise of a one-line message when several settings are wrong.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func process(spec any) error {
+	err := envconfig.Process("", spec)
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("config: %s=%q is not a valid %s", pe.KeyName, pe.Value, pe.TypeName)
+	}
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+func (k Kafka) check() error {
+	var brokers []string
+	for _, b := range k.Brokers {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	if len(brokers) == 0 {
+		return errors.New("config: KAFKA_BROKERS must list at least one host:port")
+	}
+	return nonEmpty("TOPIC_NAME", k.Topic)
+}
+
+func checkPort(p int) error {
+	if p < 1 || p > 65535 {
+		return fmt.Errorf("config: SERVER_PORT=%d must be between 1 and 65535", p)
+	}
+	return nil
+}
+
+func nonEmpty(key, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("config: %s must not be empty", key)
+	}
+	return nil
+}
+
+func positive(key string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("config: %s=%s must be positive", key, d)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ankitamadan/patient-profile/internal/config"
+)
+
+func TestLoadConsumerDefaults(t *testing.T) {
+	c, err := config.LoadConsumer()
+	require.NoError(t, err)
+	assert.Equal(t, 3001, c.Port)
+	assert.Equal(t, []string{"localhost:9092"}, c.Brokers)
+	assert.Equal(t, "patient.profile.updated", c.Topic)
+	assert.Equal(t, "consultation", c.Group)
+	assert.Equal(t, "patient.profile.updated.dlq", c.DLQTopic)
+	assert.Equal(t, "patient-profile", c.Table)
+	assert.Empty(t, c.Host)
+	assert.Equal(t, 10*time.Second, c.ShutdownTimeout)
+}
+
+func TestLoadProducer(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(t *testing.T, c config.Producer)
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, 3000, c.Port)
+				assert.Equal(t, []string{"localhost:9092"}, c.Brokers)
+				assert.Equal(t, "patient.profile.updated", c.Topic)
+				assert.Equal(t, 5*time.Second, c.PublishTimeout)
+			},
+		},
+		{
+			name: "overrides",
+			env:  map[string]string{"SERVER_PORT": "8080", "KAFKA_BROKERS": "b1:9092,b2:9092", "TOPIC_NAME": "t", "PUBLISH_TIMEOUT": "250ms"},
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, 8080, c.Port)
+				assert.Equal(t, []string{"b1:9092", "b2:9092"}, c.Brokers)
+				assert.Equal(t, "t", c.Topic)
+				assert.Equal(t, 250*time.Millisecond, c.PublishTimeout)
+			},
+		},
+		{name: "port not a number", env: map[string]string{"SERVER_PORT": "abc"}, wantErr: `SERVER_PORT="abc"`},
+		{name: "port out of range", env: map[string]string{"SERVER_PORT": "70000"}, wantErr: "SERVER_PORT=70000"},
+		{name: "no brokers", env: map[string]string{"KAFKA_BROKERS": " , "}, wantErr: "KAFKA_BROKERS"},
+		{name: "bad duration", env: map[string]string{"PUBLISH_TIMEOUT": "soon"}, wantErr: "PUBLISH_TIMEOUT"},
+		{name: "zero duration", env: map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, wantErr: "SHUTDOWN_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.LoadProducer()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.NotContains(t, err.Error(), "\n", "the error must be one line")
+				return
+			}
+			require.NoError(t, err)
+			tt.want(t, c)
+		})
+	}
+}
+
+func TestLoadConsumerNamesTheVariable(t *testing.T) {
+	for _, key := range []string{"COMMIT_INTERVAL", "KAFKA_SESSION_TIMEOUT", "DDB_TIMEOUT", "RETRY_MAX_BACKOFF"} {
+		t.Run(key, func(t *testing.T) {
+			t.Setenv(key, "-1s")
+			_, err := config.LoadConsumer()
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "config: "+key), "got %q", err)
+		})
+	}
+}

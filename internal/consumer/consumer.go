@@ -1,0 +1,245 @@
+// Package consumer applies patient.profile.updated events to the profile store.
+//
+// One goroutine fetches; each partition has a worker that handles its messages one at a time,
+// in offset order, so a patient's events (one key, one partition) are never applied out of the
+// order they were fetched in; and a committer commits, per partition, the last message whose
+// outcome is final: applied, judged stale or duplicate, or dead-lettered. Because a partition's
+// messages are handled in order and a commit covers everything below it, a commit never passes a
+// message that was not applied. A crash loses only uncommitted progress, which is redelivered,
+// and redelivery is harmless because the store's conditional write makes duplicates no-ops.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
+)
+
+// fetcher is the consumer-group side of a kafka-go Reader.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// profileWriter applies an event under the ordering rule. It reports false, nil when the stored
+// profile is already as new or newer. An error wrapping store.ErrRejected is permanent; any
+// other error is transient.
+type profileWriter interface {
+	Put(ctx context.Context, e profile.Event) (bool, error)
+}
+
+// deadLetterer parks a message that can never be applied.
+type deadLetterer interface {
+	Send(ctx context.Context, m kafka.Message, reason error) error
+}
+
+// Config tunes the loop.
+type Config struct {
+	// CommitInterval is how often final offsets are committed.
+	CommitInterval time.Duration
+	// AttemptTimeout bounds one store or dead-letter call.
+	AttemptTimeout time.Duration
+	// MaxBackoff caps the wait between retries of a transient failure.
+	MaxBackoff time.Duration
+	// ShutdownTimeout bounds the wait for in-flight work and the last commit once Run's context
+	// is cancelled.
+	ShutdownTimeout time.Duration
+}
+
+// Stats counts outcomes since the consumer started.
+type Stats struct {
+	Applied, Stale, DeadLettered, Retries, Commits int64
+}
+
+// Consumer is the loop. Build it with New and start it with Run.
+type Consumer struct {
+	logger *slog.Logger
+	reader fetcher
+	store  profileWriter
+	dlq    deadLetterer
+	cfg    Config
+
+	offsets offsets
+	applied, stale, deadLettered, retries, commits atomic.Int64
+}
+
+// New returns a Consumer.
+func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLetterer, cfg Config) *Consumer {
+	return &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
+		offsets: offsets{pending: map[int]kafka.Message{}}}
+}
+
+// Stats returns the outcome counts so far.
+func (c *Consumer) Stats() Stats {
+	return Stats{
+		Applied: c.applied.Load(), Stale: c.stale.Load(), DeadLettered: c.deadLettered.Load(),
+		Retries: c.retries.Load(), Commits: c.commits.Load(),
+	}
+}
+
+// queueSize bounds how far fetching runs ahead of a partition's worker. Messages still queued at
+// shutdown are dropped uncommitted and redelivered later.
+const queueSize = 256
+
+// Run consumes until ctx is cancelled, then stops fetching, lets each worker finish the message
+// it is on (or abandon it, uncommitted, if it is waiting out a retry), commits what is final and
+// returns, all within ShutdownTimeout. It returns nil after a cancellation, or the error that
+// stopped fetching. Closing the reader, which leaves the group, is the caller's job.
+func (c *Consumer) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var workers sync.WaitGroup
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		c.commitLoop(ctx)
+	}()
+
+	queues := map[int]chan kafka.Message{}
+	var runErr error
+	for {
+		m, err := c.reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				runErr = fmt.Errorf("fetch: %w", err)
+			}
+			break
+		}
+		q, ok := queues[m.Partition]
+		if !ok {
+			q = make(chan kafka.Message, queueSize)
+			queues[m.Partition] = q
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				c.work(ctx, q)
+			}()
+		}
+		select {
+		case q <- m:
+		case <-ctx.Done():
+		}
+	}
+	cancel()
+
+	// Shutdown: the deadline covers the workers and the last commit together.
+	stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ShutdownTimeout)
+	defer stop()
+	idle := make(chan struct{})
+	go func() { workers.Wait(); close(idle) }()
+	select {
+	case <-idle:
+	case <-stopCtx.Done():
+		c.logger.Warn("shutdown deadline passed with work in flight; it is left uncommitted and will be redelivered")
+	}
+	<-committed
+	if err := c.commit(stopCtx); err != nil {
+		c.logger.Error("final commit failed; the uncommitted events will be redelivered", slog.String("error", err.Error()))
+	}
+	s := c.Stats()
+	c.logger.Info("stopped consuming", slog.Int64("applied", s.Applied), slog.Int64("stale", s.Stale),
+		slog.Int64("dead_lettered", s.DeadLettered), slog.Int64("retries", s.Retries), slog.Int64("commits", s.Commits))
+	return runErr
+}
+
+// work handles one partition's messages in order.
+func (c *Consumer) work(ctx context.Context, q <-chan kafka.Message) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-q:
+			if ctx.Err() != nil {
+				return
+			}
+			if err := c.handle(ctx, m); err != nil {
+				// Only shutdown stops a message short of a final outcome. It stays uncommitted.
+				return
+			}
+			c.offsets.done(m)
+		}
+	}
+}
+
+func (c *Consumer) commitLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+			if err := c.commit(cctx); err != nil && ctx.Err() == nil {
+				c.logger.Warn("commit failed; will retry", slog.String("error", err.Error()))
+			}
+			cancel()
+		}
+	}
+}
+
+// commit commits the last final message of each partition. A failed commit is put back unless a
+// later message of the same partition has become final meanwhile.
+func (c *Consumer) commit(ctx context.Context) error {
+	msgs := c.offsets.take()
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := c.reader.CommitMessages(ctx, msgs...); err != nil {
+		c.offsets.restore(msgs)
+		return fmt.Errorf("commit %d partitions: %w", len(msgs), err)
+	}
+	c.commits.Add(1)
+	for _, m := range msgs {
+		c.logger.Debug("committed", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset+1))
+	}
+	return nil
+}
+
+// offsets holds, per partition, the last message whose outcome is final and not yet committed.
+type offsets struct {
+	mu      sync.Mutex
+	pending map[int]kafka.Message
+}
+
+// done records m as final. Messages of one partition arrive here in the order they were
+// fetched, so the last one recorded is the one to commit, even if a rebalance made offsets go
+// back (a lower commit only causes redelivery).
+func (o *offsets) done(m kafka.Message) {
+	o.mu.Lock()
+	o.pending[m.Partition] = m
+	o.mu.Unlock()
+}
+
+func (o *offsets) take() []kafka.Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	msgs := make([]kafka.Message, 0, len(o.pending))
+	for p, m := range o.pending {
+		msgs = append(msgs, m)
+		delete(o.pending, p)
+	}
+	return msgs
+}
+
+func (o *offsets) restore(msgs []kafka.Message) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, m := range msgs {
+		if _, newer := o.pending[m.Partition]; !newer {
+			o.pending[m.Partition] = m
+		}
+	}
+}
+
+// errShutdown marks a message left without a final outcome because the consumer is stopping.
+var errShutdown = errors.New("abandoned at shutdown")

@@ -1,0 +1,327 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/store"
+)
+
+// fakeReader hands out msgs in order, then blocks like a reader with nothing to fetch. It
+// records every commit.
+type fakeReader struct {
+	mu        sync.Mutex
+	msgs      []kafka.Message
+	commits   [][]kafka.Message
+	commitErr error
+}
+
+func (r *fakeReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	r.mu.Lock()
+	if len(r.msgs) > 0 {
+		m := r.msgs[0]
+		r.msgs = r.msgs[1:]
+		r.mu.Unlock()
+		return m, nil
+	}
+	r.mu.Unlock()
+	<-ctx.Done()
+	return kafka.Message{}, ctx.Err()
+}
+
+func (r *fakeReader) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.commitErr != nil {
+		return r.commitErr
+	}
+	r.commits = append(r.commits, msgs)
+	return nil
+}
+
+// committed returns the next offset to read per partition, as the broker would hold it.
+func (r *fakeReader) committed() map[int]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := map[int]int64{}
+	for _, c := range r.commits {
+		for _, m := range c {
+			got[m.Partition] = m.Offset + 1
+		}
+	}
+	return got
+}
+
+func (r *fakeReader) drained() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs) == 0
+}
+
+var t0 = time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
+
+func event(patient string, ms int) profile.Event {
+	return profile.Event{EventID: fmt.Sprintf("e%d", ms), PatientID: patient, UpdatedAt: t0.Add(time.Duration(ms) * time.Millisecond)}
+}
+
+func msg(t *testing.T, partition int, offset int64, value string) kafka.Message {
+	t.Helper()
+	return kafka.Message{Topic: "patient.profile.updated", Partition: partition, Offset: offset, Value: []byte(value)}
+}
+
+func eventMsg(t *testing.T, partition int, offset int64, e profile.Event) kafka.Message {
+	t.Helper()
+	b, err := e.MarshalJSON()
+	require.NoError(t, err)
+	return msg(t, partition, offset, string(b))
+}
+
+var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second}
+
+// runUntil runs the consumer until cond holds (or a deadline passes), then stops it and returns
+// Run's error once it has returned.
+func runUntil(t *testing.T, c *Consumer, cond func() bool) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx) }()
+	assert.Eventually(t, cond, 5*time.Second, time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+		return nil
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestConsumerOutcomes(t *testing.T) {
+	transient := errors.New("dial tcp 127.0.0.1:4566: connection refused")
+	rejected := fmt.Errorf("put profile 1: %w: ValidationException: item too large", store.ErrRejected)
+
+	tests := []struct {
+		name         string
+		msgs         func(t *testing.T) []kafka.Message
+		setup        func(w *mockProfileWriter, d *mockDeadLetterer)
+		wantCommit   map[int]int64
+		wantStats    Stats
+		stopWhenDone bool
+	}{
+		{
+			name: "applied and stale events are committed per partition",
+			msgs: func(t *testing.T) []kafka.Message {
+				return []kafka.Message{eventMsg(t, 0, 10, event("1", 2)), eventMsg(t, 1, 20, event("2", 1)), eventMsg(t, 0, 11, event("1", 1))}
+			},
+			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
+				w.EXPECT().Put(mock.Anything, event("1", 2)).Return(true, nil).Once()
+				w.EXPECT().Put(mock.Anything, event("2", 1)).Return(true, nil).Once()
+				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, nil).Once()
+			},
+			wantCommit: map[int]int64{0: 12, 1: 21},
+			wantStats:  Stats{Applied: 2, Stale: 1},
+		},
+		{
+			name: "a transient store error is retried in place, then committed",
+			msgs: func(t *testing.T) []kafka.Message {
+				return []kafka.Message{eventMsg(t, 0, 5, event("1", 1)), eventMsg(t, 0, 6, event("1", 2))}
+			},
+			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
+				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, transient).Times(3)
+				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
+				w.EXPECT().Put(mock.Anything, event("1", 2)).Return(true, nil).Once()
+			},
+			wantCommit: map[int]int64{0: 7},
+			wantStats:  Stats{Applied: 2, Retries: 3},
+		},
+		{
+			name: "poison is dead-lettered with its decode error, then committed",
+			msgs: func(t *testing.T) []kafka.Message {
+				return []kafka.Message{msg(t, 2, 0, `not json`), msg(t, 2, 1, `{"UpdatedAt":"2026-01-02T05:00:00Z"}`), eventMsg(t, 2, 2, event("3", 1))}
+			},
+			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
+				d.EXPECT().Send(mock.Anything, mock.MatchedBy(func(m kafka.Message) bool { return m.Offset == 0 }),
+					mock.MatchedBy(func(err error) bool { return err != nil })).Return(nil).Once()
+				d.EXPECT().Send(mock.Anything, mock.MatchedBy(func(m kafka.Message) bool { return m.Offset == 1 }),
+					mock.MatchedBy(func(err error) bool { return assert.ObjectsAreEqual("decode event: PatientId: missing or empty", err.Error()) })).Return(nil).Once()
+				w.EXPECT().Put(mock.Anything, event("3", 1)).Return(true, nil).Once()
+			},
+			wantCommit: map[int]int64{2: 3},
+			wantStats:  Stats{Applied: 1, DeadLettered: 2},
+		},
+		{
+			name: "an event the store rejects is dead-lettered, not retried forever",
+			msgs: func(t *testing.T) []kafka.Message { return []kafka.Message{eventMsg(t, 0, 0, event("1", 1))} },
+			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
+				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, rejected).Once()
+				d.EXPECT().Send(mock.Anything, mock.Anything, rejected).Return(nil).Once()
+			},
+			wantCommit: map[int]int64{0: 1},
+			wantStats:  Stats{DeadLettered: 1},
+		},
+		{
+			name: "a failed dead-letter publish is retried and nothing is committed until it succeeds",
+			msgs: func(t *testing.T) []kafka.Message { return []kafka.Message{msg(t, 0, 0, `{`)} },
+			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
+				d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(errors.New("dlq broker down")).Times(2)
+				d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(nil).Once()
+			},
+			wantCommit: map[int]int64{0: 1},
+			wantStats:  Stats{DeadLettered: 1, Retries: 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &fakeReader{msgs: tt.msgs(t)}
+			w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+			tt.setup(w, d)
+			c := New(quietLogger(), r, w, d, testConfig)
+
+			err := runUntil(t, c, func() bool { return assert.ObjectsAreEqual(tt.wantCommit, r.committed()) })
+
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantCommit, r.committed())
+			got := c.Stats()
+			got.Commits = 0
+			assert.Equal(t, tt.wantStats, got)
+		})
+	}
+}
+
+func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
+	tests := []struct {
+		name     string
+		failWith error
+	}{
+		{"store down", errors.New("connection refused")},
+		{"dead-letter topic down", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var msgs []kafka.Message
+			if tt.failWith != nil {
+				msgs = []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2)), eventMsg(t, 0, 2, event("1", 3)), eventMsg(t, 1, 0, event("2", 1))}
+			} else {
+				msgs = []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), msg(t, 0, 1, `poison`), eventMsg(t, 0, 2, event("1", 3)), eventMsg(t, 1, 0, event("2", 1))}
+			}
+			r := &fakeReader{msgs: msgs}
+			w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+			w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
+			if tt.failWith != nil {
+				w.EXPECT().Put(mock.Anything, event("1", 2)).Return(false, tt.failWith)
+			} else {
+				d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(errors.New("broker down"))
+			}
+			w.EXPECT().Put(mock.Anything, event("2", 1)).Return(true, nil).Once()
+			c := New(quietLogger(), r, w, d, testConfig)
+
+			// Partition 1 is not held up by partition 0's failure; partition 0 stays at offset 1
+			// while its second message fails, however long that lasts.
+			err := runUntil(t, c, func() bool {
+				got := r.committed()
+				return got[0] == 1 && got[1] == 1 && c.Stats().Retries >= 20
+			})
+
+			require.NoError(t, err)
+			assert.Equal(t, map[int]int64{0: 1, 1: 1}, r.committed(), "offset 0/1 was never applied, so nothing at or above it may be committed")
+		})
+	}
+}
+
+func TestConsumerShutdown(t *testing.T) {
+	t.Run("an in-flight write completes and is committed", func(t *testing.T) {
+		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2))}}
+		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+		started := make(chan struct{})
+		w.EXPECT().Put(mock.Anything, event("1", 1)).Run(func(ctx context.Context, _ profile.Event) {
+			close(started)
+			time.Sleep(100 * time.Millisecond) // still running when shutdown begins
+		}).Return(true, nil).Once()
+		cfg := testConfig
+		cfg.CommitInterval = time.Hour // only the final commit can commit it
+		c := New(quietLogger(), r, w, d, cfg)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- c.Run(ctx) }()
+		<-started
+		cancel()
+
+		require.NoError(t, <-errc)
+		assert.Equal(t, map[int]int64{0: 1}, r.committed(), "the event written during shutdown is committed, the next one is not")
+	})
+
+	t.Run("a hung store does not hold shutdown past its bound", func(t *testing.T) {
+		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1))}}
+		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+		w.EXPECT().Put(mock.Anything, mock.Anything).Run(func(ctx context.Context, _ profile.Event) { <-ctx.Done() }).Return(false, context.DeadlineExceeded)
+		cfg := testConfig
+		cfg.AttemptTimeout = time.Minute
+		cfg.ShutdownTimeout = 200 * time.Millisecond
+		c := New(quietLogger(), r, w, d, cfg)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- c.Run(ctx) }()
+		require.Eventually(t, r.drained, time.Second, time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+		start := time.Now()
+		cancel()
+
+		select {
+		case err := <-errc:
+			require.NoError(t, err)
+			assert.Less(t, time.Since(start), 2*time.Second)
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return within its shutdown bound")
+		}
+		assert.Empty(t, r.committed())
+	})
+
+	t.Run("a failed final commit is reported, not hidden", func(t *testing.T) {
+		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1))}, commitErr: errors.New("coordinator unavailable")}
+		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+		w.EXPECT().Put(mock.Anything, mock.Anything).Return(true, nil).Once()
+		c := New(quietLogger(), r, w, d, testConfig)
+
+		require.NoError(t, runUntil(t, c, func() bool { return c.Stats().Applied == 1 }))
+		assert.Empty(t, r.committed())
+		assert.Zero(t, c.Stats().Commits)
+	})
+}
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		attempt  int
+		max      time.Duration
+		low, top time.Duration
+	}{
+		{0, 5 * time.Second, 50 * time.Millisecond, 100 * time.Millisecond},
+		{3, 5 * time.Second, 400 * time.Millisecond, 800 * time.Millisecond},
+		{10, 5 * time.Second, 2500 * time.Millisecond, 5 * time.Second},
+		{1000, 5 * time.Second, 2500 * time.Millisecond, 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.attempt), func(t *testing.T) {
+			for range 100 {
+				d := backoff(tt.attempt, tt.max)
+				assert.GreaterOrEqual(t, d, tt.low)
+				assert.LessOrEqual(t, d, tt.top)
+			}
+		})
+	}
+}

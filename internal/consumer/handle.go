@@ -1,0 +1,91 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/store"
+)
+
+// handle brings one message to a final outcome: applied, stale (or duplicate), or
+// dead-lettered. Transient failures are retried in place, so the partition's later messages wait
+// behind this one and a patient's order is kept. It returns an error only if ctx is cancelled
+// first, in which case the message has no final outcome and must not be committed.
+func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
+	e, err := profile.Decode(m.Value)
+	if err != nil {
+		return c.deadLetter(ctx, m, err)
+	}
+	var applied bool
+	err = c.retry(ctx, m, "put", func(ctx context.Context) error {
+		var err error
+		applied, err = c.store.Put(ctx, e)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrRejected):
+		return c.deadLetter(ctx, m, err)
+	case err != nil:
+		return err
+	case applied:
+		c.applied.Add(1)
+	default:
+		c.stale.Add(1)
+	}
+	c.logger.Debug("handled", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
+		slog.String("patient_id", e.PatientID), slog.String("event_id", e.EventID), slog.Bool("applied", applied))
+	return nil
+}
+
+// deadLetter parks m with the reason. The publish is retried until it succeeds: if it failed and
+// the offset were committed anyway, the event would be lost.
+func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error) error {
+	if err := c.retry(ctx, m, "dead-letter", func(ctx context.Context) error { return c.dlq.Send(ctx, m, reason) }); err != nil {
+		return err
+	}
+	c.deadLettered.Add(1)
+	c.logger.Warn("dead-lettered", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
+		slog.String("reason", reason.Error()))
+	return nil
+}
+
+// retry calls fn until it succeeds, fails with store.ErrRejected, or ctx is cancelled. Each
+// attempt gets AttemptTimeout and is not cut short by ctx, so a write in flight at shutdown
+// completes rather than leaving its outcome unknown.
+func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, fn func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AttemptTimeout)
+		err := fn(actx)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrRejected) {
+			return err
+		}
+		c.retries.Add(1)
+		wait := backoff(attempt, c.cfg.MaxBackoff)
+		c.logger.Warn(op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
+			slog.Int64("offset", m.Offset), slog.Int("attempt", attempt+1), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s/%d/%d: %w", op, m.Topic, m.Partition, m.Offset, errShutdown)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// backoff is capped exponential backoff with equal jitter: between half and all of
+// min(max, 100ms * 2^attempt). The jitter keeps consumers that failed together from retrying
+// together; the floor keeps it from spinning.
+func backoff(attempt int, max time.Duration) time.Duration {
+	d := max
+	if attempt < 30 {
+		d = min(max, 100*time.Millisecond<<attempt)
+	}
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,163 @@
+// Package devenv runs the embedded local stack: a Kafka-protocol broker (kfake, in-process) and
+// a DynamoDB API (dynalite, a child process). The dev stack program, the integration tests and the
+// soak test all start their infrastructure through it, so they run the same thing.
+package devenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// StartKafka starts a single in-process broker on 127.0.0.1:port (0 picks a free port) with each
+// topic created with the given number of partitions.
+func StartKafka(port, partitions int, topics ...string) (*kfake.Cluster, error) {
+	c, err := kfake.NewCluster(
+		kfake.Ports(port),
+		kfake.SeedTopics(int32(partitions), topics...),
+		// Tests and the soak use short sessions so that a killed consumer's partitions move
+		// quickly. Kafka's own floor is 6 s; kfake's is configurable.
+		kfake.GroupMinSessionTimeout(500*time.Millisecond),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start kafka on port %d: %w", port, err)
+	}
+	return c, nil
+}
+
+// Dynalite is a running dynalite server.
+type Dynalite struct {
+	cmd  *exec.Cmd
+	Addr string // host:port
+	done chan struct{}
+	err  error
+}
+
+// Endpoint is the URL to give DDB_HOST.
+func (d *Dynalite) Endpoint() string { return "http://" + d.Addr }
+
+// StartDynalite spawns dynalite bound to 127.0.0.1:port (0 picks a free port). With dataDir
+// empty it keeps its data in memory. Output goes to logs. It returns once the server accepts
+// connections.
+func StartDynalite(ctx context.Context, port int, dataDir string, logs io.Writer) (*Dynalite, error) {
+	bin, err := DynaliteBin()
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	args := []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		// Real DynamoDB takes a while to create a table; the stack and tests don't need to.
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}
+	if dataDir != "" {
+		args = append(args, "--path", dataDir)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	// Its own process group, so that a Ctrl-C meant for us is handled by us (we stop it), and
+	// Pdeathsig, so that it dies with us even if we are killed with SIGKILL.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	d := &Dynalite{cmd: cmd, Addr: addr, done: make(chan struct{})}
+	go func() { d.err = cmd.Wait(); close(d.done) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return d, nil
+		}
+		select {
+		case <-d.done:
+			return nil, fmt.Errorf("dynalite exited before listening on %s: %v", addr, d.err)
+		case <-ctx.Done():
+			d.Stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			d.Stop()
+			return nil, fmt.Errorf("dynalite did not listen on %s within 30s", addr)
+		}
+	}
+}
+
+// Stop terminates dynalite and waits for it to exit.
+func (d *Dynalite) Stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(3 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// Pause freezes dynalite (SIGSTOP): connections are accepted by the kernel but never answered,
+// which is what a hung store looks like to a client. Resume undoes it.
+func (d *Dynalite) Pause() error { return d.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused dynalite.
+func (d *Dynalite) Resume() error { return d.cmd.Process.Signal(syscall.SIGCONT) }
+
+// DynaliteBin finds the dynalite that devstack/package-lock.json pins: $DYNALITE_BIN if set,
+// else devstack/node_modules/.bin/dynalite under the module root.
+func DynaliteBin() (string, error) {
+	if bin := os.Getenv("DYNALITE_BIN"); bin != "" {
+		return bin, nil
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(root, "devstack", "node_modules", ".bin", "dynalite")
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("dynalite is not installed at %s: run `make deps` (npm ci in devstack/)", bin)
+	}
+	return bin, nil
+}
+
+// ModuleRoot walks up from the working directory to the directory holding go.mod.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

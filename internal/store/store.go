@@ -1,0 +1,241 @@
+// Package store keeps the replica of patient profiles in DynamoDB, and enforces the ordering
+// rule with a conditional write so that no stale, duplicate or out-of-order event overwrites a
+// newer profile, however many writers race.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/profile"
+)
+
+// ErrRejected marks a write the store refuses for what it is (a validation error, an item too
+// large), not for how the store is doing: retrying it can never succeed.
+var ErrRejected = errors.New("rejected by the store")
+
+// Item attributes. OrderKey is what the condition compares; UpdatedAt is for people.
+const (
+	attrPatientID  = "PatientId"
+	attrFirstName  = "FirstName"
+	attrLastName   = "LastName"
+	attrIsPregnant = "IsPregnant"
+	attrSex        = "Sex"
+	attrUpdatedAt  = "UpdatedAt"
+	attrEventID    = "EventId"
+	attrOrderKey   = "OrderKey"
+)
+
+// putCondition is the ordering rule. OrderKey is profile.Event.OrderKey: a fixed-width UTC
+// timestamp with nine fraction digits, then "#", then the EventId. DynamoDB compares strings by
+// their UTF-8 bytes, so "<" on it is exactly (UpdatedAt as an instant, EventId) order, which a
+// string in RFC3339Nano or a number of seconds would not be. Because the comparison happens
+// inside the write, it holds with any number of consumers and any redelivery: there is no window
+// between a read and a write for another writer to slip into.
+const putCondition = "attribute_not_exists(" + attrOrderKey + ") OR " + attrOrderKey + " < :key"
+
+// Store reads and writes patient profiles in one table.
+type Store struct {
+	client *dynamodb.Client
+	table  string
+}
+
+// New returns a Store for the table.
+func New(client *dynamodb.Client, table string) *Store {
+	return &Store{client: client, table: table}
+}
+
+// NewClient builds a DynamoDB client. With cfg.Host set it talks to that endpoint (dynalite,
+// LocalStack) with static dummy credentials, so it never probes for real ones; otherwise it uses
+// the AWS default credential chain and region, for real DynamoDB.
+//
+// The SDK's own retries are off: the consumer retries in place with its own backoff, and one
+// policy is easier to reason about than two stacked ones.
+func NewClient(ctx context.Context, cfg config.Store) (*dynamodb.Client, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.Host != "" {
+		if cfg.Region == "" {
+			opts = append(opts, awsconfig.WithRegion("us-east-1"))
+		}
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.Host != "" {
+			o.BaseEndpoint = aws.String(cfg.Host)
+		}
+	}), nil
+}
+
+// Put writes e if it is newer than the stored profile under the ordering rule. It reports
+// whether it wrote: false with a nil error means the stored profile is as new or newer (a
+// duplicate, or an event that was superseded), which is a final outcome, not a failure.
+func (s *Store) Put(ctx context.Context, e profile.Event) (bool, error) {
+	key := e.OrderKey()
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.table),
+		Item:                      item(e),
+		ConditionExpression:       aws.String(putCondition),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":key": &types.AttributeValueMemberS{Value: key}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ccf):
+		return false, nil
+	case rejected(err):
+		return false, fmt.Errorf("put profile %s: %w: %w", e.PatientID, ErrRejected, err)
+	default:
+		return false, fmt.Errorf("put profile %s: %w", e.PatientID, err)
+	}
+}
+
+// rejected tells a request DynamoDB will refuse every time from one that may pass later.
+// Anything not listed is treated as transient: a partition blocked until the store recovers (or
+// someone fixes a missing table or a permission) catches up by itself, while an event
+// dead-lettered by mistake needs a person to replay it.
+func rejected(err error) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode() {
+	case "ValidationException", "ItemCollectionSizeLimitExceededException", "SerializationException":
+		return true
+	}
+	return false
+}
+
+func item(e profile.Event) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		attrPatientID:  &types.AttributeValueMemberS{Value: e.PatientID},
+		attrIsPregnant: &types.AttributeValueMemberBOOL{Value: e.IsPregnant},
+		attrUpdatedAt:  &types.AttributeValueMemberS{Value: e.UpdatedAt.UTC().Format(time.RFC3339Nano)},
+		attrOrderKey:   &types.AttributeValueMemberS{Value: e.OrderKey()},
+	}
+	// Empty strings are left out rather than stored: PutItem replaces the whole item, so an
+	// emptied field is still cleared, and older DynamoDB emulators refuse empty strings.
+	for name, v := range map[string]string{
+		attrFirstName: e.FirstName,
+		attrLastName:  e.LastName,
+		attrSex:       e.Sex,
+		attrEventID:   e.EventID,
+	} {
+		if v != "" {
+			it[name] = &types.AttributeValueMemberS{Value: v}
+		}
+	}
+	return it
+}
+
+// Get returns the stored profile of a patient, and false if there is none.
+func (s *Store) Get(ctx context.Context, patientID string) (profile.Event, bool, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{attrPatientID: &types.AttributeValueMemberS{Value: patientID}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return profile.Event{}, false, fmt.Errorf("get profile %s: %w", patientID, err)
+	}
+	if out.Item == nil {
+		return profile.Event{}, false, nil
+	}
+	e, err := fromItem(out.Item)
+	if err != nil {
+		return profile.Event{}, false, fmt.Errorf("get profile %s: %w", patientID, err)
+	}
+	return e, true, nil
+}
+
+// Scan calls fn for every stored profile, page by page, with consistent reads.
+func (s *Store) Scan(ctx context.Context, fn func(profile.Event)) error {
+	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", s.table, err)
+		}
+		for _, it := range page.Items {
+			e, err := fromItem(it)
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", s.table, err)
+			}
+			fn(e)
+		}
+	}
+	return nil
+}
+
+func fromItem(it map[string]types.AttributeValue) (profile.Event, error) {
+	str := func(name string) string {
+		if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	e := profile.Event{
+		PatientID: str(attrPatientID),
+		FirstName: str(attrFirstName),
+		LastName:  str(attrLastName),
+		Sex:       str(attrSex),
+		EventID:   str(attrEventID),
+	}
+	if v, ok := it[attrIsPregnant].(*types.AttributeValueMemberBOOL); ok {
+		e.IsPregnant = v.Value
+	}
+	t, err := profile.ParseTime(str(attrUpdatedAt))
+	if err != nil {
+		return profile.Event{}, fmt.Errorf("item %s: %s: %w", e.PatientID, attrUpdatedAt, err)
+	}
+	e.UpdatedAt = t
+	return e, nil
+}
+
+// Ping checks that the table can be reached, for readiness.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)}); err != nil {
+		return fmt.Errorf("describe table %s: %w", s.table, err)
+	}
+	return nil
+}
+
+// CreateTable creates the table with PatientId as its hash key, on demand, and waits until it
+// is active. An existing table is left as it is. The services never call it: on real AWS the
+// table belongs to your infrastructure code. The dev stack and the tests do.
+func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrPatientID), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrPatientID), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", table, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
+		return fmt.Errorf("wait for table %s: %w", table, err)
+	}
+	return nil
+}
