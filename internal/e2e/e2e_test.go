@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
+)
+
+func TestPostTravelsToTheTable(t *testing.T) {
+	logs := newLogs(t)
+	s := startStack(t, logs)
+	cport, pport := freePort(t), freePort(t)
+	start(t, "consumer", s.ConsumerEnv(cport), cport, logs)
+	start(t, "producer", s.ProducerEnv(pport), pport, logs)
+
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/patientprofile", pport), "application/json",
+		strings.NewReader(`{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var created struct{ EventId, PatientId, UpdatedAt string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
+
+	var got profile.Event
+	require.Eventually(t, func() bool {
+		e, ok, err := s.Store.Get(context.Background(), "1")
+		got = e
+		return err == nil && ok
+	}, 20*time.Second, 50*time.Millisecond, "the profile never reached the table")
+
+	assert.Equal(t, created.EventId, got.EventID)
+	assert.Equal(t, created.UpdatedAt, got.UpdatedAt.Format(time.RFC3339Nano))
+	assert.Equal(t, "John", got.FirstName)
+	assert.Equal(t, "Doe", got.LastName)
+	assert.Equal(t, "Female", got.Sex)
+	assert.False(t, got.IsPregnant)
+}
+
+func TestOutOfOrderEventsConvergeToTheNewest(t *testing.T) {
+	logs := newLogs(t)
+	s := startStack(t, logs)
+
+	// Published straight to the topic, newest first, as another producer (or kcat) could.
+	type pub struct{ patient, value string }
+	older := `{"EventId":"a","PatientId":"%s","FirstName":"John","IsPregnant":false,"UpdatedAt":"2026-01-02T15:00:00.5+10:00"}`
+	newer := `{"EventId":"a","PatientId":"%s","FirstName":"John","IsPregnant":true,"UpdatedAt":"2026-01-02T05:00:01Z"}`
+	tieLow := `{"EventId":"a","PatientId":"%s","FirstName":"Low","UpdatedAt":"2026-01-02T05:00:01.10Z"}`
+	tieHigh := `{"EventId":"b","PatientId":"%s","FirstName":"High","UpdatedAt":"2026-01-02T05:00:01.1Z"}`
+	narrow := `{"EventId":"z","PatientId":"%s","FirstName":"Narrow","UpdatedAt":"2026-01-02T05:00:01.05Z"}`
+	var msgs []kafka.Message
+	for i := range 20 {
+		id := strconv.Itoa(i)
+		for _, v := range []string{newer, older, newer} {
+			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(v, id))})
+		}
+		id = "tie-" + id
+		for _, v := range []string{tieHigh, narrow, tieLow} {
+			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(v, id))})
+		}
+	}
+	w := NewWriter(s.Brokers, s.Topic)
+	require.NoError(t, w.WriteMessages(context.Background(), msgs...))
+	require.NoError(t, w.Close())
+
+	cport := freePort(t)
+	start(t, "consumer", s.ConsumerEnv(cport), cport, logs)
+	waitNoLag(t, s, 30*time.Second)
+
+	for i := range 20 {
+		got, ok, err := s.Store.Get(context.Background(), strconv.Itoa(i))
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.True(t, got.IsPregnant, "patient %d: the older event overwrote the newer", i)
+		assert.Equal(t, "2026-01-02T05:00:01Z", got.UpdatedAt.Format(time.RFC3339Nano))
+
+		got, ok, err = s.Store.Get(context.Background(), "tie-"+strconv.Itoa(i))
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, "High", got.FirstName, "patient tie-%d: equal instants must resolve by EventId", i)
+	}
+}
+
+func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
+	logs := newLogs(t)
+	s := startStack(t, logs)
+	a, b := freePort(t), freePort(t)
+	start(t, "consumer", s.ConsumerEnv(a), a, logs)
+	start(t, "consumer", s.ConsumerEnv(b), b, logs)
+
+	var got [][]int
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var err error
+		got, err = Assignments(ctx, s.Brokers, s.Group, s.Topic)
+		return err == nil && len(got) == 2 && len(got[0]) > 0 && len(got[1]) > 0
+	}, 30*time.Second, 100*time.Millisecond, "assignments: %v", got)
+	all := slices.Concat(got...)
+	slices.Sort(all)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, all, "every partition is held by exactly one member")
+
+	w := NewWriter(s.Brokers, s.Topic)
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range 200 {
+		e := profile.Event{PatientID: strconv.Itoa(i), EventID: "x", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, i, time.UTC)}
+		v, err := json.Marshal(e)
+		require.NoError(t, err)
+		msgs = append(msgs, kafka.Message{Key: []byte(e.PatientID), Value: v})
+	}
+	require.NoError(t, w.WriteMessages(context.Background(), msgs...))
+	waitNoLag(t, s, 30*time.Second)
+
+	n := 0
+	require.NoError(t, s.Store.Scan(context.Background(), func(profile.Event) { n++ }))
+	assert.Equal(t, 200, n)
+}

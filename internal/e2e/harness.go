@@ -1,0 +1,291 @@
+// Package e2e drives the real binaries against the embedded stack: it builds them, runs them as
+// child processes, kills them, and reads what the broker and the table say afterwards. The
+// end-to-end tests and the soak test (cmd/soak) are built on it.
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/store"
+)
+
+// Stack is a broker with the topics and a DynamoDB API with the table.
+type Stack struct {
+	Kafka    *kfake.Cluster
+	Brokers  []string
+	Dynalite *devenv.Dynalite
+	Store    *store.Store
+
+	Topic, DLQTopic, Table, Group string
+}
+
+// StartStack starts kfake on a free port (6 partitions per topic) and dynalite with the table.
+func StartStack(ctx context.Context, logs io.Writer) (*Stack, error) {
+	s := &Stack{Topic: "patient.profile.updated", DLQTopic: "patient.profile.updated.dlq", Table: "patient-profile", Group: "consultation"}
+	var err error
+	if s.Kafka, err = devenv.StartKafka(0, 6, s.Topic, s.DLQTopic); err != nil {
+		return nil, err
+	}
+	s.Brokers = s.Kafka.ListenAddrs()
+	if s.Dynalite, err = devenv.StartDynalite(ctx, 0, "", logs); err != nil {
+		s.Kafka.Close()
+		return nil, err
+	}
+	client, err := store.NewClient(ctx, config.Store{Host: s.Dynalite.Endpoint()})
+	if err == nil {
+		err = store.CreateTable(ctx, client, s.Table)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Store = store.New(client, s.Table)
+	return s, nil
+}
+
+// Close stops the broker and the store.
+func (s *Stack) Close() {
+	s.Kafka.Close()
+	s.Dynalite.Stop()
+}
+
+// ConsumerEnv is the environment for a consumer binary serving health on port. extra entries
+// (KEY=value) come last and so win.
+func (s *Stack) ConsumerEnv(port int, extra ...string) []string {
+	return append([]string{
+		"SERVER_PORT=" + strconv.Itoa(port),
+		"KAFKA_BROKERS=" + s.Brokers[0],
+		"TOPIC_NAME=" + s.Topic,
+		"DLQ_TOPIC=" + s.DLQTopic,
+		"CONSUMER_GROUP=" + s.Group,
+		"DDB_HOST=" + s.Dynalite.Endpoint(),
+		"DDB_NAME=" + s.Table,
+		"KAFKA_SESSION_TIMEOUT=3s",
+		"COMMIT_INTERVAL=200ms",
+		"RETRY_MAX_BACKOFF=500ms",
+		"DDB_TIMEOUT=2s",
+		"LOG_LEVEL=info",
+	}, extra...)
+}
+
+// ProducerEnv is the environment for a producer binary listening on port.
+func (s *Stack) ProducerEnv(port int, extra ...string) []string {
+	return append([]string{
+		"SERVER_PORT=" + strconv.Itoa(port),
+		"KAFKA_BROKERS=" + s.Brokers[0],
+		"TOPIC_NAME=" + s.Topic,
+	}, extra...)
+}
+
+// Build compiles the packages (for example "./cmd/consumer") into dir, from the module root.
+func Build(ctx context.Context, dir string, race bool, pkgs ...string) error {
+	root, err := devenv.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %v: %w\n%s", pkgs, err, out)
+	}
+	return nil
+}
+
+// Process is a running binary.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Start runs bin with only env (plus PATH and HOME) as its environment, output to logs.
+func Start(name, bin string, env []string, logs io.Writer) (*Process, error) {
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Process{Name: name, cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Signal sends sig.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Wait waits up to d for the process to exit and returns its exit error (nil for status 0).
+func (p *Process) Wait(d time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(d):
+		return fmt.Errorf("%s still running after %s", p.Name, d)
+	}
+}
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Lag is how many messages of topic the group has not committed yet, over all partitions.
+func Lag(ctx context.Context, brokers []string, group, topic string) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+	parts, err := partitions(ctx, client, topic)
+	if err != nil {
+		return 0, err
+	}
+	var reqs []kafka.OffsetRequest
+	for _, p := range parts {
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return 0, fmt.Errorf("list offsets: %w", err)
+	}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return 0, fmt.Errorf("offset fetch: %w", err)
+	}
+	if committed.Error != nil {
+		return 0, fmt.Errorf("offset fetch: %w", committed.Error)
+	}
+	done := map[int]int64{}
+	for _, p := range committed.Topics[topic] {
+		if p.Error != nil {
+			return 0, fmt.Errorf("offset fetch partition %d: %w", p.Partition, p.Error)
+		}
+		done[p.Partition] = max(p.CommittedOffset, 0)
+	}
+	var lag int64
+	for _, p := range ends.Topics[topic] {
+		if p.Error != nil {
+			return 0, fmt.Errorf("list offsets partition %d: %w", p.Partition, p.Error)
+		}
+		lag += max(p.LastOffset-done[p.Partition], 0)
+	}
+	return lag, nil
+}
+
+// Assignments returns, per member of the group, the partitions of topic it holds.
+func Assignments(ctx context.Context, brokers []string, group, topic string) ([][]int, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+	resp, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return nil, fmt.Errorf("describe group: %w", err)
+	}
+	var out [][]int
+	for _, g := range resp.Groups {
+		if g.Error != nil {
+			return nil, fmt.Errorf("describe group: %w", g.Error)
+		}
+		for _, m := range g.Members {
+			var ps []int
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic == topic {
+					ps = append(ps, t.Partitions...)
+				}
+			}
+			slices.Sort(ps)
+			out = append(out, ps)
+		}
+	}
+	return out, nil
+}
+
+func partitions(ctx context.Context, client *kafka.Client, topic string) ([]int, error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	for _, t := range md.Topics {
+		if t.Name == topic {
+			if t.Error != nil {
+				return nil, fmt.Errorf("metadata %s: %w", topic, t.Error)
+			}
+			var ps []int
+			for _, p := range t.Partitions {
+				ps = append(ps, p.ID)
+			}
+			return ps, nil
+		}
+	}
+	return nil, fmt.Errorf("metadata: no topic %s", topic)
+}
+
+// NewWriter returns a raw writer to topic that places keys as the Java clients do (murmur2), as
+// any other producer of the topic would: the tests publish around the producer with it.
+func NewWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 500}
+}
+
+// ReadAll reads every message in topic, from the start of each partition to its current end.
+func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Message, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+	parts, err := partitions(ctx, client, topic)
+	if err != nil {
+		return nil, err
+	}
+	var out []kafka.Message
+	for _, p := range parts {
+		ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p)}}})
+		if err != nil {
+			return nil, fmt.Errorf("list offsets: %w", err)
+		}
+		po := ends.Topics[topic][0]
+		if po.LastOffset <= po.FirstOffset {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		r.SetOffset(po.FirstOffset)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("read %s/%d: %w", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset >= po.LastOffset-1 {
+				break
+			}
+		}
+		if err := r.Close(); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
