@@ -67,7 +67,7 @@ type Consumer struct {
 	dlq    deadLetterer
 	cfg    Config
 
-	offsets offsets
+	offsets                                        offsets
 	applied, stale, deadLettered, retries, commits atomic.Int64
 }
 

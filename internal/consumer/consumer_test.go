@@ -157,7 +157,9 @@ func TestConsumerOutcomes(t *testing.T) {
 				d.EXPECT().Send(mock.Anything, mock.MatchedBy(func(m kafka.Message) bool { return m.Offset == 0 }),
 					mock.MatchedBy(func(err error) bool { return err != nil })).Return(nil).Once()
 				d.EXPECT().Send(mock.Anything, mock.MatchedBy(func(m kafka.Message) bool { return m.Offset == 1 }),
-					mock.MatchedBy(func(err error) bool { return assert.ObjectsAreEqual("decode event: PatientId: missing or empty", err.Error()) })).Return(nil).Once()
+					mock.MatchedBy(func(err error) bool {
+						return assert.ObjectsAreEqual("decode event: PatientId: missing or empty", err.Error())
+					})).Return(nil).Once()
 				w.EXPECT().Put(mock.Anything, event("3", 1)).Return(true, nil).Once()
 			},
 			wantCommit: map[int]int64{2: 3},
