@@ -6,7 +6,9 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -97,33 +99,45 @@ func (d *DeadLetters) Send(ctx context.Context, m kafka.Message, reason error) e
 // Close flushes and closes the connections.
 func (d *DeadLetters) Close() error { return d.w.Close() }
 
-// Pinger checks that the cluster answers and has the topics.
+// Pinger checks that a broker answers and has the topics.
 type Pinger struct {
-	client *kafka.Client
-	topics []string
+	brokers []string
+	topics  []string
+	dialer  *kafka.Dialer
 }
 
 // NewPinger returns a Pinger for the topics.
 func NewPinger(brokers []string, topics ...string) *Pinger {
-	return &Pinger{
-		client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 2 * time.Second,
-			Transport: &kafka.Transport{DialTimeout: 2 * time.Second, MetadataTTL: time.Second}},
-		topics: topics,
-	}
+	return &Pinger{brokers: brokers, topics: topics, dialer: &kafka.Dialer{Timeout: 2 * time.Second}}
 }
 
-// Ping asks a broker for the topics' metadata.
+// Ping opens a fresh connection to the first broker that accepts one and reads the topics'
+// partitions. It does not go through a Transport: a Transport answers metadata requests from its
+// cache, and would report a dead cluster as ready.
 func (p *Pinger) Ping(ctx context.Context) error {
-	md, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: p.topics})
-	if err != nil {
-		return fmt.Errorf("kafka metadata: %w", err)
-	}
-	for _, t := range md.Topics {
-		if t.Error != nil {
-			return fmt.Errorf("kafka topic %s: %w", t.Name, t.Error)
+	var errs []error
+	for _, b := range p.brokers {
+		conn, err := p.dialer.DialContext(ctx, "tcp", b)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		if deadline, ok := ctx.Deadline(); ok {
+			_ = conn.SetDeadline(deadline)
+		}
+		parts, err := conn.ReadPartitions(p.topics...)
+		conn.Close()
+		if err != nil {
+			return fmt.Errorf("kafka metadata from %s: %w", b, err)
+		}
+		for _, t := range p.topics {
+			if !slices.ContainsFunc(parts, func(pt kafka.Partition) bool { return pt.Topic == t }) {
+				return fmt.Errorf("kafka topic %s: not found", t)
+			}
+		}
+		return nil
 	}
-	return nil
+	return fmt.Errorf("no kafka broker answers: %w", errors.Join(errs...))
 }
 
 // ReaderConfig is what NewReader needs.

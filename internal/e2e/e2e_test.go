@@ -127,3 +127,29 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 	require.NoError(t, s.Store.Scan(context.Background(), func(profile.Event) { n++ }))
 	assert.Equal(t, 200, n)
 }
+
+// TestSoak is a small run of the convergence test (`make soak` runs the large one): real
+// consumer processes SIGKILLed at random points, several at once with one killed, over an
+// adversarial stream.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	logs := newLogs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+
+	res, err := Soak(ctx, SoakConfig{
+		Patients: 150, Events: 1500, Poison: 12, Kills: 2, Consumers: 2,
+		Seed: seed, ConsumerBin: bins["consumer"], Logs: logs,
+	})
+
+	require.NoError(t, err)
+	t.Log(res)
+	assert.True(t, res.OK(), "%s\n%s", res, strings.Join(res.Problems, "\n"))
+	assert.Empty(t, res.Problems)
+	assert.Equal(t, 2, res.Kills)
+	assert.Equal(t, 1, res.ConcurrentKills)
+}

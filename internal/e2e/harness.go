@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,17 +33,26 @@ type Stack struct {
 	Store    *store.Store
 
 	Topic, DLQTopic, Table, Group string
+
+	opts StackOptions
+	logs io.Writer
 }
 
-// StartStack starts kfake on a free port (6 partitions per topic) and dynalite with the table.
-func StartStack(ctx context.Context, logs io.Writer) (*Stack, error) {
-	s := &Stack{Topic: "patient.profile.updated", DLQTopic: "patient.profile.updated.dlq", Table: "patient-profile", Group: "consultation"}
-	var err error
-	if s.Kafka, err = devenv.StartKafka(0, 6, s.Topic, s.DLQTopic); err != nil {
+// StackOptions fixes ports and data directories, for tests that stop a piece of the stack and
+// start it again where it was. The zero value picks free ports and keeps everything in memory.
+type StackOptions struct {
+	KafkaPort, DynalitePort       int
+	KafkaDataDir, DynaliteDataDir string
+}
+
+// StartStack starts kfake (6 partitions per topic) and dynalite with the table.
+func StartStack(ctx context.Context, logs io.Writer, opts StackOptions) (*Stack, error) {
+	s := &Stack{Topic: "patient.profile.updated", DLQTopic: "patient.profile.updated.dlq", Table: "patient-profile", Group: "consultation",
+		opts: opts, logs: logs}
+	if err := s.StartKafka(); err != nil {
 		return nil, err
 	}
-	s.Brokers = s.Kafka.ListenAddrs()
-	if s.Dynalite, err = devenv.StartDynalite(ctx, 0, "", logs); err != nil {
+	if err := s.StartDynalite(ctx); err != nil {
 		s.Kafka.Close()
 		return nil, err
 	}
@@ -56,6 +66,39 @@ func StartStack(ctx context.Context, logs io.Writer) (*Stack, error) {
 	}
 	s.Store = store.New(client, s.Table)
 	return s, nil
+}
+
+// StartKafka starts the broker, again after StopKafka: on the same port, and with the same data
+// if StackOptions.KafkaDataDir is set.
+func (s *Stack) StartKafka() error {
+	k, err := devenv.StartKafka(s.opts.KafkaPort, 6, s.opts.KafkaDataDir, s.Topic, s.DLQTopic)
+	if err != nil {
+		return err
+	}
+	s.Kafka, s.Brokers = k, k.ListenAddrs()
+	if s.opts.KafkaPort == 0 {
+		_, port, _ := net.SplitHostPort(s.Brokers[0])
+		s.opts.KafkaPort, _ = strconv.Atoi(port)
+	}
+	return nil
+}
+
+// StopKafka stops the broker, as an outage would.
+func (s *Stack) StopKafka() { s.Kafka.Close() }
+
+// StartDynalite starts the store, again after StopDynalite: on the same port, and with the same
+// data if StackOptions.DynaliteDataDir is set.
+func (s *Stack) StartDynalite(ctx context.Context) error {
+	d, err := devenv.StartDynalite(ctx, s.opts.DynalitePort, s.opts.DynaliteDataDir, s.logs)
+	if err != nil {
+		return err
+	}
+	s.Dynalite = d
+	if s.opts.DynalitePort == 0 {
+		_, port, _ := net.SplitHostPort(d.Addr)
+		s.opts.DynalitePort, _ = strconv.Atoi(port)
+	}
+	return nil
 }
 
 // Close stops the broker and the store.

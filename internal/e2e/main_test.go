@@ -73,12 +73,17 @@ func newLogs(t *testing.T) *logBuffer {
 
 func startStack(t *testing.T, logs *logBuffer) *Stack {
 	t.Helper()
+	return startStackWith(t, logs, StackOptions{})
+}
+
+func startStackWith(t *testing.T, logs *logBuffer, opts StackOptions) *Stack {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := StartStack(ctx, logs)
+	s, err := StartStack(ctx, logs, opts)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	return s

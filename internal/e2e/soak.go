@@ -1,0 +1,462 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/profile"
+)
+
+// SoakConfig sizes a convergence run.
+type SoakConfig struct {
+	Patients int
+	// Events is how many valid events to publish in all, duplicates included.
+	Events int
+	// Poison is how many undecodable or invalid messages to mix in.
+	Poison int
+	// Kills is how many times the lone consumer of the first phase is SIGKILLed and restarted.
+	Kills int
+	// Consumers is how many run at once in the second phase; one of them is SIGKILLed.
+	Consumers int
+	Seed      uint64
+	// ConsumerBin is the consumer binary to run.
+	ConsumerBin string
+	// Logs receives the consumers' and dynalite's output.
+	Logs io.Writer
+	// Progress, if set, receives one line per phase.
+	Progress io.Writer
+}
+
+// SoakResult is what a run found.
+type SoakResult struct {
+	Patients, Converged, Lost, Stale, Wrong int
+	Events, Duplicates                      int
+	PoisonSent, PoisonDeadLettered          int
+	UnexpectedDeadLetters                   int
+	Kills, ConcurrentKills                  int
+	Elapsed                                 time.Duration
+	// Problems describes the first differences found.
+	Problems []string
+}
+
+// OK reports exact convergence: every patient at its newest event, every poison message
+// dead-lettered, and nothing else dead-lettered.
+func (r SoakResult) OK() bool {
+	return r.Converged == r.Patients && r.Lost == 0 && r.Stale == 0 && r.Wrong == 0 &&
+		r.PoisonDeadLettered == r.PoisonSent && r.UnexpectedDeadLetters == 0
+}
+
+func (r SoakResult) String() string {
+	verdict := "converged"
+	if !r.OK() {
+		verdict = "DIVERGED"
+	}
+	return fmt.Sprintf("%s %d/%d patients, %d lost, %d stale, %d wrong, %d/%d poison dead-lettered (%d unexpected), %d kills (%d of a lone consumer, %d of %s), %d events (%d duplicates) in %s",
+		verdict, r.Converged, r.Patients, r.Lost, r.Stale, r.Wrong, r.PoisonDeadLettered, r.PoisonSent, r.UnexpectedDeadLetters,
+		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, plural(r.ConcurrentKills, "concurrent consumers"),
+		r.Events, r.Duplicates, r.Elapsed.Round(100*time.Millisecond))
+}
+
+func plural(n int, s string) string {
+	if n == 0 {
+		return "none of the " + s
+	}
+	return "the " + s
+}
+
+// Soak publishes an adversarial stream straight to the topic, runs real consumer processes
+// against it, SIGKILLs them at random points, and once the group has no lag left checks every
+// row against the newest event per patient and the dead-letter topic against the poison sent.
+func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	progress := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "soak: "+format+"\n", args...)
+		}
+	}
+
+	s, err := StartStack(ctx, cfg.Logs, StackOptions{})
+	if err != nil {
+		return SoakResult{}, err
+	}
+	defer s.Close()
+
+	stream := newStream(rng, cfg)
+	res := SoakResult{Patients: cfg.Patients, Events: stream.events, Duplicates: stream.duplicates, PoisonSent: len(stream.poison)}
+	progress("%d messages (%d events, %d duplicates, %d poison) for %d patients", len(stream.msgs), stream.events, stream.duplicates, len(stream.poison), cfg.Patients)
+
+	// Publish in chunks while the consumers run and die, so kills land on work in flight.
+	pubCtx, stopPub := context.WithCancel(ctx)
+	defer stopPub()
+	published := make(chan error, 1)
+	go func() { published <- publish(pubCtx, s, stream.msgs, 50, 80*time.Millisecond) }()
+
+	var mu sync.Mutex
+	var running []*Process
+	startConsumer := func() error {
+		port, err := devenv.FreePort()
+		if err != nil {
+			return err
+		}
+		p, err := Start("consumer", cfg.ConsumerBin, s.ConsumerEnv(port), cfg.Logs)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		running = append(running, p)
+		mu.Unlock()
+		return nil
+	}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range running {
+			p.Kill()
+		}
+	}()
+	sleep := func(lo, hi time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(lo + rand.N(hi-lo)):
+			return nil
+		}
+	}
+
+	// Phase 1: one consumer, SIGKILLed at random points and restarted.
+	if err := startConsumer(); err != nil {
+		return res, err
+	}
+	for range cfg.Kills {
+		if err := sleep(300*time.Millisecond, 1500*time.Millisecond); err != nil {
+			return res, err
+		}
+		mu.Lock()
+		victim := running[0]
+		running = running[1:]
+		mu.Unlock()
+		victim.Kill()
+		res.Kills++
+		if err := startConsumer(); err != nil {
+			return res, err
+		}
+	}
+	progress("phase 1: %d SIGKILLs of a lone consumer", res.Kills)
+
+	// Phase 2: several at once; one dies and the others take its partitions over.
+	for len(running) < cfg.Consumers {
+		if err := startConsumer(); err != nil {
+			return res, err
+		}
+	}
+	if cfg.Consumers > 1 {
+		if err := sleep(time.Second, 2500*time.Millisecond); err != nil {
+			return res, err
+		}
+		mu.Lock()
+		i := rng.IntN(len(running))
+		victim := running[i]
+		running = slices.Delete(running, i, i+1)
+		mu.Unlock()
+		victim.Kill()
+		res.ConcurrentKills++
+		progress("phase 2: SIGKILLed 1 of %d concurrent consumers", cfg.Consumers)
+	}
+
+	if err := <-published; err != nil {
+		return res, fmt.Errorf("publish: %w", err)
+	}
+	progress("all %d messages published; waiting for the group to catch up", len(stream.msgs))
+	if err := waitForNoLag(ctx, s, running); err != nil {
+		return res, err
+	}
+
+	// The survivors stop gracefully; that is checked too.
+	mu.Lock()
+	survivors := running
+	running = nil
+	mu.Unlock()
+	for _, p := range survivors {
+		_ = p.Signal(syscall.SIGTERM)
+	}
+	for _, p := range survivors {
+		if err := p.Wait(15 * time.Second); err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("a consumer did not stop cleanly on SIGTERM: %v", err))
+			p.Kill()
+		}
+	}
+
+	if err := stream.check(ctx, s, &res); err != nil {
+		return res, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func publish(ctx context.Context, s *Stack, msgs []kafka.Message, chunks int, pause time.Duration) error {
+	w := NewWriter(s.Brokers, s.Topic)
+	defer w.Close()
+	size := max(1, (len(msgs)+chunks-1)/chunks)
+	for chunk := range slices.Chunk(msgs, size) {
+		if err := w.WriteMessages(ctx, chunk...); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+	return nil
+}
+
+func waitForNoLag(ctx context.Context, s *Stack, running []*Process) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		lag, err := Lag(lctx, s.Brokers, s.Group, s.Topic)
+		cancel()
+		if err == nil && lag == 0 {
+			return nil
+		}
+		for _, p := range running {
+			if p.Exited() {
+				return fmt.Errorf("a consumer exited by itself: %v", p.Wait(0))
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the group still has lag %d (err %v) after 5 minutes", lag, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// stream is the adversarial input and what it should produce.
+type stream struct {
+	msgs               []kafka.Message
+	newest             map[string]profile.Event
+	poison             map[string][]byte // value -> key
+	events, duplicates int
+}
+
+var offsets = []*time.Location{
+	time.UTC,
+	time.FixedZone("", 10*3600),
+	time.FixedZone("", -(5*3600 + 30*60)),
+	time.FixedZone("", 14*3600),
+	time.FixedZone("", -12*3600),
+	time.FixedZone("", 5*3600+45*60),
+}
+
+// steps are the gaps between a patient's versions: from a nanosecond to a second, and zero, which
+// makes two versions share an instant and differ only by EventId.
+var steps = []time.Duration{0, 1, time.Microsecond, time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, time.Second}
+
+func newStream(rng *rand.Rand, cfg SoakConfig) *stream {
+	st := &stream{newest: map[string]profile.Event{}, poison: map[string][]byte{}}
+	perPatient := max(1, cfg.Events/max(cfg.Patients, 1))
+	base := time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
+	for p := range cfg.Patients {
+		patient := "p" + strconv.Itoa(p)
+		t := base.Add(time.Duration(rng.IntN(86400)) * time.Second)
+		var versions []kafka.Message
+		for v := range perPatient - perPatient/10 {
+			step := steps[rng.IntN(len(steps))]
+			t = t.Add(step)
+			id := eventID(rng, v)
+			if id == "" && step == 0 && v > 0 {
+				// Two different events with the same instant and no EventId are the same version
+				// by the ordering rule, and which one a replica keeps would depend on arrival
+				// order. The contract rules them out; so does the generator.
+				id = fmt.Sprintf("tie-%d", v)
+			}
+			e := profile.Event{
+				PatientID: patient, UpdatedAt: t,
+				EventID:    id,
+				FirstName:  fmt.Sprintf("F%d-%d", p, v),
+				LastName:   fmt.Sprintf("L%d", v),
+				IsPregnant: rng.IntN(2) == 0,
+				Sex:        []string{"Female", "Male", ""}[rng.IntN(3)],
+			}
+			if cur, ok := st.newest[patient]; !ok || profile.Compare(e, cur) > 0 {
+				st.newest[patient] = e
+			}
+			versions = append(versions, kafka.Message{Key: []byte(patient), Value: encodeLoosely(rng, e)})
+		}
+		// Exact duplicates, as a retried produce would make.
+		for range perPatient / 10 {
+			versions = append(versions, versions[rng.IntN(len(versions))])
+			st.duplicates++
+		}
+		st.events += len(versions)
+		st.msgs = append(st.msgs, versions...)
+	}
+	for i := range cfg.Poison {
+		key, value := poison(rng, i)
+		st.poison[string(value)] = key
+		st.msgs = append(st.msgs, kafka.Message{Key: key, Value: value})
+	}
+	// One global shuffle reorders each patient's events too.
+	rng.Shuffle(len(st.msgs), func(i, j int) { st.msgs[i], st.msgs[j] = st.msgs[j], st.msgs[i] })
+	return st
+}
+
+// eventID is usually unique, sometimes absent (as from producers that don't set one).
+func eventID(rng *rand.Rand, v int) string {
+	if rng.IntN(20) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%08x-%d", rng.Uint32(), v)
+}
+
+// encodeLoosely writes e as another producer might: UpdatedAt in a random UTC offset, with a
+// random fraction width that still states the exact instant, and EventId left out when empty.
+func encodeLoosely(rng *rand.Rand, e profile.Event) []byte {
+	t := e.UpdatedAt.In(offsets[rng.IntN(len(offsets))])
+	digits := strings.TrimRight(fmt.Sprintf("%09d", t.Nanosecond()), "0")
+	width := len(digits) + rng.IntN(9-len(digits)+1) // pad with zeros at random
+	ts := t.Format("2006-01-02T15:04:05")
+	if width > 0 {
+		ts += "." + fmt.Sprintf("%09d", t.Nanosecond())[:width]
+	}
+	if _, off := t.Zone(); off == 0 && rng.IntN(2) == 0 {
+		ts += "Z"
+	} else {
+		ts += t.Format("-07:00")
+	}
+	fields := map[string]any{
+		"PatientId": e.PatientID, "FirstName": e.FirstName, "LastName": e.LastName,
+		"IsPregnant": e.IsPregnant, "Sex": e.Sex, "UpdatedAt": ts,
+	}
+	if e.EventID != "" {
+		fields["EventId"] = e.EventID
+	}
+	b, _ := json.Marshal(fields)
+	return b
+}
+
+// poison returns a message that can never be applied. Each is unique so it can be found in the
+// dead-letter topic.
+func poison(rng *rand.Rand, i int) ([]byte, []byte) {
+	key := []byte("poison-" + strconv.Itoa(i))
+	kinds := []string{
+		`not json %d`,
+		`{"PatientId":"poison-%d","UpdatedAt":"yesterday"}`,
+		`{"PatientId":"","UpdatedAt":"2026-01-02T05:00:00Z","FirstName":"%d"}`,
+		`{"FirstName":"no patient %d","UpdatedAt":"2026-01-02T05:00:00Z"}`,
+		`{"PatientId":%d,"UpdatedAt":"2026-01-02T05:00:00Z"}`,
+		`{"PatientId":"poison-%d","IsPregnant":"yes","UpdatedAt":"2026-01-02T05:00:00Z"}`,
+		`{"PatientId":"poison-%d","UpdatedAt":"2026-01-02T05:00:00"}`,
+		`{"PatientId":"poison-%d","UpdatedAt":"2026-01-02T05:00:00Z"`,
+		`[%d]`,
+	}
+	if rng.IntN(5) == 0 {
+		key = nil
+	}
+	return key, []byte(fmt.Sprintf(kinds[i%len(kinds)], i))
+}
+
+// check compares the table with the newest event per patient and the dead-letter topic with
+// the poison sent.
+func (st *stream) check(ctx context.Context, s *Stack, res *SoakResult) error {
+	rows := map[string]profile.Event{}
+	if err := s.Store.Scan(ctx, func(e profile.Event) { rows[e.PatientID] = e }); err != nil {
+		return err
+	}
+	problem := func(format string, args ...any) {
+		if len(res.Problems) < 10 {
+			res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
+		}
+	}
+	for patient, want := range st.newest {
+		got, ok := rows[patient]
+		switch {
+		case !ok:
+			res.Lost++
+			problem("%s: no row", patient)
+		case profile.Compare(got, want) < 0:
+			res.Stale++
+			problem("%s: row at %s/%q, newest is %s/%q", patient, got.UpdatedAt.Format(time.RFC3339Nano), got.EventID, want.UpdatedAt.Format(time.RFC3339Nano), want.EventID)
+		case got != want:
+			res.Wrong++
+			problem("%s: row %+v, want %+v", patient, got, want)
+		default:
+			res.Converged++
+		}
+	}
+	for patient := range rows {
+		if _, ok := st.newest[patient]; !ok {
+			res.Wrong++
+			problem("%s: a row for a patient never sent (poison applied?)", patient)
+		}
+	}
+
+	dead, err := ReadAll(ctx, s.Brokers, s.DLQTopic)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, m := range dead {
+		key, isPoison := st.poison[string(m.Value)]
+		if !isPoison {
+			res.UnexpectedDeadLetters++
+			problem("dead letter that is not poison: %.80q", m.Value)
+			continue
+		}
+		if err := checkHeaders(m, key, s.Topic); err != nil {
+			problem("dead letter %.40q: %v", m.Value, err)
+			res.UnexpectedDeadLetters++
+		}
+		seen[string(m.Value)] = true
+	}
+	res.PoisonDeadLettered = len(seen)
+	for v := range st.poison {
+		if !seen[v] {
+			problem("poison never dead-lettered: %.80q", v)
+		}
+	}
+	return nil
+}
+
+func checkHeaders(m kafka.Message, key []byte, topic string) error {
+	h := map[string]string{}
+	for _, x := range m.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	var errs []error
+	if string(m.Key) != string(key) {
+		errs = append(errs, fmt.Errorf("key %q, sent %q", m.Key, key))
+	}
+	if h[broker.HeaderError] == "" {
+		errs = append(errs, errors.New("no error header"))
+	}
+	if h[broker.HeaderTopic] != topic {
+		errs = append(errs, fmt.Errorf("source topic %q", h[broker.HeaderTopic]))
+	}
+	if _, err := strconv.Atoi(h[broker.HeaderPartition]); err != nil {
+		errs = append(errs, fmt.Errorf("source partition %q", h[broker.HeaderPartition]))
+	}
+	if _, err := strconv.ParseInt(h[broker.HeaderOffset], 10, 64); err != nil {
+		errs = append(errs, fmt.Errorf("source offset %q", h[broker.HeaderOffset]))
+	}
+	return errors.Join(errs...)
+}
