@@ -7,7 +7,7 @@ GO       ?= go
 TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
 .PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer \
-        test test-short lint mocks check-mocks compose-config soak bench clean
+        test test-short soak lint mocks check-mocks compose-config clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,14 @@ test: ## Run every test, unit and integration (kfake in-process, dynalite spawne
 
 test-short: ## Run the unit tests only (no dynalite, no broker)
 	$(GO) test -short $(TESTFLAGS) ./...
+
+# The large convergence run. A small one is part of `make test`. SOAK_FLAGS adds to or overrides
+# these, for example SOAK_FLAGS='-seed 42 -log soak.log'.
+SOAK_FLAGS ?=
+soak: ## Convergence under SIGKILLs: 20,000 events, 2,000 patients, 3 kills, 2 concurrent consumers
+	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
+	$(GO) build -o bin/ ./cmd/consumer ./cmd/soak
+	bin/soak -consumer bin/consumer -events 20000 -patients 2000 -poison 25 -kills 3 -consumers 2 $(SOAK_FLAGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

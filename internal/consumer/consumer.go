@@ -74,7 +74,7 @@ type Consumer struct {
 // New returns a Consumer.
 func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLetterer, cfg Config) *Consumer {
 	return &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
-		offsets: offsets{pending: map[int]kafka.Message{}}}
+		offsets: newOffsets()}
 }
 
 // Stats returns the outcome counts so far.
@@ -205,19 +205,35 @@ func (c *Consumer) commit(ctx context.Context) error {
 	return nil
 }
 
-// offsets holds, per partition, the last message whose outcome is final and not yet committed.
+// offsets holds, per partition, the message to commit next: the highest-offset message whose
+// outcome is final and which is not committed yet.
+//
+// kafka-go's Reader can hand out messages fetched before a rebalance after it (kafka-go #1398),
+// so a partition's offsets can go backwards in what FetchMessage returns. Such a message is
+// handled like any other: the conditional write makes a stale or duplicate event a no-op, so it
+// cannot overwrite newer data. It is never committed, though: high remembers the highest offset
+// recorded per partition, and committing below it would only rewind the group and cause
+// redelivery. Keeping the highest is safe because every recorded message had all of its stream
+// before it applied, and an applied event stays applied.
 type offsets struct {
 	mu      sync.Mutex
 	pending map[int]kafka.Message
+	high    map[int]int64
 }
 
-// done records m as final. Messages of one partition arrive here in the order they were
-// fetched, so the last one recorded is the one to commit, even if a rebalance made offsets go
-// back (a lower commit only causes redelivery).
+func newOffsets() offsets {
+	return offsets{pending: map[int]kafka.Message{}, high: map[int]int64{}}
+}
+
+// done records m as final.
 func (o *offsets) done(m kafka.Message) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
+	if h, ok := o.high[m.Partition]; ok && m.Offset <= h {
+		return
+	}
+	o.high[m.Partition] = m.Offset
 	o.pending[m.Partition] = m
-	o.mu.Unlock()
 }
 
 func (o *offsets) take() []kafka.Message {
@@ -231,6 +247,7 @@ func (o *offsets) take() []kafka.Message {
 	return msgs
 }
 
+// restore puts back messages whose commit failed, unless a later one became final meanwhile.
 func (o *offsets) restore(msgs []kafka.Message) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

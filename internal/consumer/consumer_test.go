@@ -26,11 +26,23 @@ type fakeReader struct {
 	msgs      []kafka.Message
 	commits   [][]kafka.Message
 	commitErr error
+	// holds makes the fetch after that many messages wait (up to 200ms) until that many
+	// commits have happened, to place a commit between two fetches.
+	holds   map[int]int
+	fetched int
 }
 
 func (r *fakeReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
 	r.mu.Lock()
+	if n, ok := r.holds[r.fetched]; ok {
+		for deadline := time.Now().Add(200 * time.Millisecond); len(r.commits) < n && ctx.Err() == nil && time.Now().Before(deadline); {
+			r.mu.Unlock()
+			time.Sleep(time.Millisecond)
+			r.mu.Lock()
+		}
+	}
 	if len(r.msgs) > 0 {
+		r.fetched++
 		m := r.msgs[0]
 		r.msgs = r.msgs[1:]
 		r.mu.Unlock()
@@ -202,6 +214,36 @@ func TestConsumerOutcomes(t *testing.T) {
 			assert.Equal(t, tt.wantStats, got)
 		})
 	}
+}
+
+// kafka-go #1398: after a rebalance the Reader can return messages from before it, with offsets
+// below what was already handled and committed. They must not overwrite newer data (the store's
+// condition makes them stale) and must not rewind the group's offset.
+func TestConsumerStaleRedeliveryAfterRebalance(t *testing.T) {
+	r := &fakeReader{msgs: []kafka.Message{
+		eventMsg(t, 0, 10, event("1", 2)), eventMsg(t, 0, 11, event("1", 3)),
+		// the stale queue: fetched before the rebalance, handed out after
+		eventMsg(t, 0, 9, event("1", 1)), eventMsg(t, 0, 10, event("1", 2)),
+		eventMsg(t, 0, 12, event("1", 4)),
+	}, holds: map[int]int{2: 1, 4: 2}} // a commit before the stale ones, and a chance of one after
+	w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+	w.EXPECT().Put(mock.Anything, event("1", 2)).Return(true, nil).Once()
+	w.EXPECT().Put(mock.Anything, event("1", 3)).Return(true, nil).Once()
+	w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, nil).Once()
+	w.EXPECT().Put(mock.Anything, event("1", 2)).Return(false, nil).Once()
+	w.EXPECT().Put(mock.Anything, event("1", 4)).Return(true, nil).Once()
+	c := New(quietLogger(), r, w, d, testConfig)
+
+	require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 13 }))
+
+	var prev int64
+	for _, batch := range r.commits {
+		for _, m := range batch {
+			assert.GreaterOrEqual(t, m.Offset+1, prev, "the committed offset went back")
+			prev = m.Offset + 1
+		}
+	}
+	assert.Equal(t, Stats{Applied: 3, Stale: 2}, func() Stats { s := c.Stats(); s.Commits = 0; return s }())
 }
 
 func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
