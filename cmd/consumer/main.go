@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	profiles := store.New(client, cfg.Table)
-	reader := broker.NewReader(broker.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout})
+	reader := broker.NewReader(broker.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
 	dlq := broker.NewDeadLetters(cfg.Brokers, cfg.DLQTopic)
 	c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
 		CommitInterval: cfg.CommitInterval,

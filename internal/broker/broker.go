@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -146,6 +147,9 @@ type ReaderConfig struct {
 	Topic          string
 	Group          string
 	SessionTimeout time.Duration
+	// Logger receives the Reader's errors (lost connections, failed joins) at warn level, and
+	// its group events (joins, assignments) at debug level. They carry no message contents.
+	Logger *slog.Logger
 }
 
 // NewReader returns a consumer-group reader that never commits by itself: the caller commits,
@@ -173,5 +177,15 @@ func NewReader(c ReaderConfig) *kafka.Reader {
 		// New partitions are picked up without a restart.
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
+		Logger:                 kafkaLogger(c.Logger, slog.LevelDebug),
+		ErrorLogger:            kafkaLogger(c.Logger, slog.LevelWarn),
 	})
+}
+
+func kafkaLogger(l *slog.Logger, level slog.Level) kafka.LoggerFunc {
+	return func(msg string, args ...any) {
+		if l != nil {
+			l.Log(context.Background(), level, fmt.Sprintf(msg, args...), slog.String("component", "kafka-go"))
+		}
+	}
 }

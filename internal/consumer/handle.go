@@ -69,7 +69,13 @@ func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, fn fun
 		}
 		c.retries.Add(1)
 		wait := backoff(attempt, c.cfg.MaxBackoff)
-		c.logger.Warn(op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
+		// An outage retries for as long as it lasts; warn on attempts 1, 2, 4, 8, ... so the log
+		// shows it without flooding.
+		level := slog.LevelDebug
+		if n := attempt + 1; n&(n-1) == 0 {
+			level = slog.LevelWarn
+		}
+		c.logger.LogAttrs(ctx, level, op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
 			slog.Int64("offset", m.Offset), slog.Int("attempt", attempt+1), slog.Duration("wait", wait), slog.String("error", err.Error()))
 		select {
 		case <-ctx.Done():
