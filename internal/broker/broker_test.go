@@ -1,0 +1,41 @@
+package broker
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Other producers of the topic use their client's default partitioner. The Java clients' (and
+// franz-go's, and librdkafka's murmur2_random) is murmur2: a patient must land on the same
+// partition whoever publishes, or its events lose their order in Kafka.
+func TestWriterPlacesKeysLikeTheJavaClients(t *testing.T) {
+	w := newWriter([]string{"localhost:9092"}, "t")
+	java := kgo.StickyKeyPartitioner(nil).ForTopic("t") // franz-go's murmur2, written to match Java's
+	for _, n := range []int{1, 6, 12, 50} {
+		partitions := make([]int, n)
+		for i := range partitions {
+			partitions[i] = i
+		}
+		for i := range 500 {
+			key := []byte(fmt.Sprintf("patient-%d", i))
+			got := w.Balancer.Balance(kafka.Message{Key: key}, partitions...)
+			want := java.Partition(&kgo.Record{Key: key}, n)
+			assert.Equal(t, want, got, "key %q over %d partitions", key, n)
+		}
+	}
+}
+
+// The zero-value Writer promises nothing (acks none) and waits a second per request; these are
+// the settings the README's guarantees rest on.
+func TestWriterSettings(t *testing.T) {
+	w := newWriter([]string{"localhost:9092"}, "t")
+	assert.Equal(t, kafka.RequireAll, w.RequiredAcks)
+	assert.Less(t, w.BatchTimeout, 10*time.Millisecond)
+	assert.False(t, w.AllowAutoTopicCreation)
+	assert.False(t, w.Async)
+}
