@@ -152,4 +152,5 @@ func TestSoak(t *testing.T) {
 	assert.Empty(t, res.Problems)
 	assert.Equal(t, 2, res.Kills)
 	assert.Equal(t, 1, res.ConcurrentKills)
+	assert.Positive(t, res.KillsInFlight, "at least one kill must land on uncommitted work")
 }

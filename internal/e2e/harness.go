@@ -206,10 +206,17 @@ func (p *Process) Exited() bool {
 
 // Lag is how many messages of topic the group has not committed yet, over all partitions.
 func Lag(ctx context.Context, brokers []string, group, topic string) (int64, error) {
+	committed, end, err := GroupOffsets(ctx, brokers, group, topic)
+	return end - committed, err
+}
+
+// GroupOffsets returns, summed over the partitions of topic, the group's committed offsets and
+// the partitions' end offsets.
+func GroupOffsets(ctx context.Context, brokers []string, group, topic string) (committed, end int64, err error) {
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
 	parts, err := partitions(ctx, client, topic)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var reqs []kafka.OffsetRequest
 	for _, p := range parts {
@@ -217,30 +224,28 @@ func Lag(ctx context.Context, brokers []string, group, topic string) (int64, err
 	}
 	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
-		return 0, fmt.Errorf("list offsets: %w", err)
+		return 0, 0, fmt.Errorf("list offsets: %w", err)
 	}
-	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	offs, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
-		return 0, fmt.Errorf("offset fetch: %w", err)
+		return 0, 0, fmt.Errorf("offset fetch: %w", err)
 	}
-	if committed.Error != nil {
-		return 0, fmt.Errorf("offset fetch: %w", committed.Error)
+	if offs.Error != nil {
+		return 0, 0, fmt.Errorf("offset fetch: %w", offs.Error)
 	}
-	done := map[int]int64{}
-	for _, p := range committed.Topics[topic] {
+	for _, p := range offs.Topics[topic] {
 		if p.Error != nil {
-			return 0, fmt.Errorf("offset fetch partition %d: %w", p.Partition, p.Error)
+			return 0, 0, fmt.Errorf("offset fetch partition %d: %w", p.Partition, p.Error)
 		}
-		done[p.Partition] = max(p.CommittedOffset, 0)
+		committed += max(p.CommittedOffset, 0)
 	}
-	var lag int64
 	for _, p := range ends.Topics[topic] {
 		if p.Error != nil {
-			return 0, fmt.Errorf("list offsets partition %d: %w", p.Partition, p.Error)
+			return 0, 0, fmt.Errorf("list offsets partition %d: %w", p.Partition, p.Error)
 		}
-		lag += max(p.LastOffset-done[p.Partition], 0)
+		end += p.LastOffset
 	}
-	return lag, nil
+	return committed, end, nil
 }
 
 // Assignments returns, per member of the group, the partitions of topic it holds.

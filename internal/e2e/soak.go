@@ -48,7 +48,10 @@ type SoakResult struct {
 	PoisonSent, PoisonDeadLettered          int
 	UnexpectedDeadLetters                   int
 	Kills, ConcurrentKills                  int
-	Elapsed                                 time.Duration
+	// KillsInFlight counts the kills that found uncommitted work: messages published but not
+	// committed, while the victim was committing progress.
+	KillsInFlight int
+	Elapsed       time.Duration
 	// Problems describes the first differences found.
 	Problems []string
 }
@@ -65,17 +68,10 @@ func (r SoakResult) String() string {
 	if !r.OK() {
 		verdict = "DIVERGED"
 	}
-	return fmt.Sprintf("%s %d/%d patients, %d lost, %d stale, %d wrong, %d/%d poison dead-lettered (%d unexpected), %d kills (%d of a lone consumer, %d of %s), %d events (%d duplicates) in %s",
+	return fmt.Sprintf("%s %d/%d patients, %d lost, %d stale, %d wrong, %d/%d poison dead-lettered (%d unexpected), %d kills (%d of a lone consumer, %d of concurrent ones; %d mid-stream), %d events (%d duplicates) in %s",
 		verdict, r.Converged, r.Patients, r.Lost, r.Stale, r.Wrong, r.PoisonDeadLettered, r.PoisonSent, r.UnexpectedDeadLetters,
-		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, plural(r.ConcurrentKills, "concurrent consumers"),
+		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, r.KillsInFlight,
 		r.Events, r.Duplicates, r.Elapsed.Round(100*time.Millisecond))
-}
-
-func plural(n int, s string) string {
-	if n == 0 {
-		return "none of the " + s
-	}
-	return "the " + s
 }
 
 // Soak publishes an adversarial stream straight to the topic, runs real consumer processes
@@ -100,11 +96,16 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	res := SoakResult{Patients: cfg.Patients, Events: stream.events, Duplicates: stream.duplicates, PoisonSent: len(stream.poison)}
 	progress("%d messages (%d events, %d duplicates, %d poison) for %d patients", len(stream.msgs), stream.events, stream.duplicates, len(stream.poison), cfg.Patients)
 
-	// Publish in chunks while the consumers run and die, so kills land on work in flight.
+	// A backlog first, then the rest in chunks while the consumers run and die, so that kills
+	// land on work in flight.
+	half := len(stream.msgs) / 2
+	if err := publish(ctx, s, stream.msgs[:half], 1, 0); err != nil {
+		return res, fmt.Errorf("publish: %w", err)
+	}
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
 	published := make(chan error, 1)
-	go func() { published <- publish(pubCtx, s, stream.msgs, 50, 80*time.Millisecond) }()
+	go func() { published <- publish(pubCtx, s, stream.msgs[half:], 40, 100*time.Millisecond) }()
 
 	var mu sync.Mutex
 	var running []*Process
@@ -138,20 +139,54 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		}
 	}
 
-	// Phase 1: one consumer, SIGKILLed at random points and restarted.
+	// kill SIGKILLs a consumer once the group has committed progress since since, plus a random
+	// moment: the victim is then mid-stream, holding fetched, applied but uncommitted work.
+	kill := func(victim *Process, since int64) error {
+		began := time.Now()
+		for {
+			committed, end, err := GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+			waited := time.Since(began)
+			// After a minute with nothing left to consume, kill anyway: it is still a kill.
+			if err == nil && (committed > since || committed == end && waited > time.Minute) {
+				break
+			}
+			if waited > 2*time.Minute {
+				return fmt.Errorf("no progress before a kill (committed %d, err %v)", committed, err)
+			}
+			if err := sleep(50*time.Millisecond, 100*time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if err := sleep(10*time.Millisecond, 700*time.Millisecond); err != nil {
+			return err
+		}
+		committed, end, err := GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+		victim.Kill()
+		if err == nil && committed < end {
+			res.KillsInFlight++
+		}
+		return nil
+	}
+	committedNow := func() int64 {
+		c, _, _ := GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+		return c
+	}
+
+	// Phase 1: one consumer, SIGKILLed mid-stream and restarted.
+	since := committedNow()
 	if err := startConsumer(); err != nil {
 		return res, err
 	}
 	for range cfg.Kills {
-		if err := sleep(300*time.Millisecond, 1500*time.Millisecond); err != nil {
-			return res, err
-		}
 		mu.Lock()
 		victim := running[0]
 		running = running[1:]
 		mu.Unlock()
-		victim.Kill()
+		if err := kill(victim, since); err != nil {
+			return res, err
+		}
 		res.Kills++
+		since = committedNow()
 		if err := startConsumer(); err != nil {
 			return res, err
 		}
@@ -165,15 +200,33 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		}
 	}
 	if cfg.Consumers > 1 {
-		if err := sleep(time.Second, 2500*time.Millisecond); err != nil {
-			return res, err
+		// Wait for the group to spread over them, so the victim holds partitions when it dies.
+		for began := time.Now(); ; {
+			if time.Since(began) > 2*time.Minute {
+				return res, errors.New("the group never spread over the concurrent consumers")
+			}
+			members, err := Assignments(ctx, s.Brokers, s.Group, s.Topic)
+			busy := 0
+			for _, m := range members {
+				if len(m) > 0 {
+					busy++
+				}
+			}
+			if err == nil && busy == cfg.Consumers {
+				break
+			}
+			if err := sleep(50*time.Millisecond, 100*time.Millisecond); err != nil {
+				return res, err
+			}
 		}
 		mu.Lock()
 		i := rng.IntN(len(running))
 		victim := running[i]
 		running = slices.Delete(running, i, i+1)
 		mu.Unlock()
-		victim.Kill()
+		if err := kill(victim, committedNow()); err != nil {
+			return res, err
+		}
 		res.ConcurrentKills++
 		progress("phase 2: SIGKILLed 1 of %d concurrent consumers", cfg.Consumers)
 	}
