@@ -26,6 +26,8 @@ type fakeReader struct {
 	msgs      []kafka.Message
 	commits   [][]kafka.Message
 	commitErr error
+	// failCommits makes that many commits fail before they succeed.
+	failCommits int
 	// holds makes the fetch after that many messages wait (up to 200ms) until that many
 	// commits have happened, to place a commit between two fetches.
 	holds   map[int]int
@@ -58,6 +60,10 @@ func (r *fakeReader) CommitMessages(_ context.Context, msgs ...kafka.Message) er
 	defer r.mu.Unlock()
 	if r.commitErr != nil {
 		return r.commitErr
+	}
+	if r.failCommits > 0 {
+		r.failCommits--
+		return errors.New("rebalance in progress")
 	}
 	r.commits = append(r.commits, msgs)
 	return nil
@@ -334,6 +340,18 @@ func TestConsumerShutdown(t *testing.T) {
 			t.Fatal("Run did not return within its shutdown bound")
 		}
 		assert.Empty(t, r.committed())
+	})
+
+	t.Run("a failed commit is retried at the next interval", func(t *testing.T) {
+		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2))}, failCommits: 2}
+		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+		w.EXPECT().Put(mock.Anything, mock.Anything).Return(true, nil).Times(2)
+		c := New(quietLogger(), r, w, d, testConfig)
+
+		// Nothing becomes final after the failures, so only a retry of the failed commit can
+		// commit offset 2.
+		require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 2 }))
+		assert.Equal(t, map[int]int64{0: 2}, r.committed())
 	})
 
 	t.Run("a failed final commit is reported, not hidden", func(t *testing.T) {
