@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	kafka, err := devenv.StartKafka(kafkaPort, partitions, "", cfg.Topic, cfg.DLQTopic)
+	kafka, err := devenv.StartKafka(kafkaPort, partitions, "", []string{cfg.Topic, cfg.DLQTopic})
 	if err != nil {
 		return err
 	}

@@ -51,8 +51,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	profiles := store.New(client, cfg.Table)
-	reader := broker.NewReader(broker.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
-	dlq := broker.NewDeadLetters(cfg.Brokers, cfg.DLQTopic)
+	cluster, err := broker.NewCluster(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	reader := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
+	dlq := broker.NewDeadLetters(cluster, cfg.DLQTopic)
 	c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
 		CommitInterval: cfg.CommitInterval,
 		AttemptTimeout: cfg.Store.Timeout,
@@ -63,7 +67,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 
 	srv := &http.Server{
-		Handler:           api.NewHealthHandler(broker.NewPinger(cfg.Brokers, cfg.Topic, cfg.DLQTopic), profiles),
+		Handler:           api.NewHealthHandler(broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))

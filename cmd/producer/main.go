@@ -43,9 +43,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	pub := broker.NewPublisher(cfg.Brokers, cfg.Topic)
+	cluster, err := broker.NewCluster(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	pub := broker.NewPublisher(cluster, cfg.Topic)
 	srv := &http.Server{
-		Handler:           api.NewHandler(logger, pub, broker.NewPinger(cfg.Brokers, cfg.Topic), cfg.PublishTimeout),
+		Handler:           api.NewHandler(logger, pub, broker.NewPinger(cluster, cfg.Topic), cfg.PublishTimeout),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      cfg.PublishTimeout + 10*time.Second,

@@ -27,9 +27,9 @@ const (
 )
 
 // newWriter returns a Writer for synchronous publishing from a request or a consumer loop.
-func newWriter(brokers []string, topic string) *kafka.Writer {
+func newWriter(c Cluster, topic string) *kafka.Writer {
 	return &kafka.Writer{
-		Addr:  kafka.TCP(brokers...),
+		Addr:  kafka.TCP(c.Brokers...),
 		Topic: topic,
 		// murmur2 is the Java clients' partitioner, so every producer of this topic that keeps
 		// its default puts a patient on the same partition as we do.
@@ -42,7 +42,7 @@ func newWriter(brokers []string, topic string) *kafka.Writer {
 		// Bounded by the caller's context as well; these keep one attempt from hanging.
 		WriteTimeout: 5 * time.Second,
 		ReadTimeout:  5 * time.Second,
-		Transport:    &kafka.Transport{DialTimeout: 3 * time.Second, IdleTimeout: 5 * time.Minute, MetadataTTL: 30 * time.Second},
+		Transport:    c.transport(3*time.Second, 30*time.Second),
 	}
 }
 
@@ -53,8 +53,8 @@ type Publisher struct {
 
 // NewPublisher returns a Publisher for the topic. It shares one Writer (and so one set of
 // connections) across all requests.
-func NewPublisher(brokers []string, topic string) *Publisher {
-	return &Publisher{w: newWriter(brokers, topic)}
+func NewPublisher(c Cluster, topic string) *Publisher {
+	return &Publisher{w: newWriter(c, topic)}
 }
 
 // Publish writes e keyed by its PatientId and returns once every in-sync replica has it.
@@ -78,8 +78,8 @@ type DeadLetters struct {
 }
 
 // NewDeadLetters returns a DeadLetters for the topic.
-func NewDeadLetters(brokers []string, topic string) *DeadLetters {
-	return &DeadLetters{w: newWriter(brokers, topic)}
+func NewDeadLetters(c Cluster, topic string) *DeadLetters {
+	return &DeadLetters{w: newWriter(c, topic)}
 }
 
 // Send copies m to the dead-letter topic, with its key, value and headers, and headers that say
@@ -108,8 +108,8 @@ type Pinger struct {
 }
 
 // NewPinger returns a Pinger for the topics.
-func NewPinger(brokers []string, topics ...string) *Pinger {
-	return &Pinger{brokers: brokers, topics: topics, dialer: &kafka.Dialer{Timeout: 2 * time.Second}}
+func NewPinger(c Cluster, topics ...string) *Pinger {
+	return &Pinger{brokers: c.Brokers, topics: topics, dialer: c.dialer(2 * time.Second)}
 }
 
 // Ping opens a fresh connection to the first broker that accepts one and reads the topics'
@@ -143,7 +143,7 @@ func (p *Pinger) Ping(ctx context.Context) error {
 
 // ReaderConfig is what NewReader needs.
 type ReaderConfig struct {
-	Brokers        []string
+	Cluster        Cluster
 	Topic          string
 	Group          string
 	SessionTimeout time.Duration
@@ -157,7 +157,8 @@ type ReaderConfig struct {
 func NewReader(c ReaderConfig) *kafka.Reader {
 	heartbeat := c.SessionTimeout / 3
 	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers: c.Brokers,
+		Brokers: c.Cluster.Brokers,
+		Dialer:  c.Cluster.dialer(10 * time.Second),
 		GroupID: c.Group,
 		Topic:   c.Topic,
 		// A group with no committed offset starts at the oldest event, so nothing published

@@ -14,7 +14,7 @@ import (
 // franz-go's, and librdkafka's murmur2_random) is murmur2: a patient must land on the same
 // partition whoever publishes, or its events lose their order in Kafka.
 func TestWriterPlacesKeysLikeTheJavaClients(t *testing.T) {
-	w := newWriter([]string{"localhost:9092"}, "t")
+	w := newWriter(Cluster{Brokers: []string{"localhost:9092"}}, "t")
 	java := kgo.StickyKeyPartitioner(nil).ForTopic("t") // franz-go's murmur2, written to match Java's
 	for _, n := range []int{1, 6, 12, 50} {
 		partitions := make([]int, n)
@@ -33,7 +33,7 @@ func TestWriterPlacesKeysLikeTheJavaClients(t *testing.T) {
 // The zero-value Writer promises nothing (acks none) and waits a second per request; these are
 // the settings the README's guarantees rest on.
 func TestWriterSettings(t *testing.T) {
-	w := newWriter([]string{"localhost:9092"}, "t")
+	w := newWriter(Cluster{Brokers: []string{"localhost:9092"}}, "t")
 	assert.Equal(t, kafka.RequireAll, w.RequiredAcks)
 	assert.Less(t, w.BatchTimeout, 10*time.Millisecond)
 	assert.False(t, w.AllowAutoTopicCreation)

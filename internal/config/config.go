@@ -20,6 +20,14 @@ import (
 type Kafka struct {
 	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092"`
 	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated"`
+	// TLS encrypts connections to the brokers, verified against the system's roots or, if set,
+	// the PEM certificates in TLSCAFile.
+	TLS       bool   `envconfig:"KAFKA_TLS" default:"false"`
+	TLSCAFile string `envconfig:"KAFKA_TLS_CA_FILE"`
+	// SASLMechanism is empty (no authentication), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM"`
+	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME"`
+	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD"`
 }
 
 // Producer configures cmd/producer.
@@ -127,6 +135,21 @@ func (k Kafka) check() error {
 	}
 	if len(brokers) == 0 {
 		return errors.New("config: KAFKA_BROKERS must list at least one host:port")
+	}
+	if k.TLSCAFile != "" && !k.TLS {
+		return errors.New("config: KAFKA_TLS_CA_FILE is set but KAFKA_TLS is not true")
+	}
+	switch k.SASLMechanism {
+	case "":
+		if k.SASLUsername != "" {
+			return errors.New("config: KAFKA_SASL_USERNAME is set but KAFKA_SASL_MECHANISM is empty")
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if k.SASLUsername == "" || k.SASLPassword == "" {
+			return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%s needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", k.SASLMechanism)
+		}
+	default:
+		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
 	}
 	return nonEmpty("TOPIC_NAME", k.Topic)
 }

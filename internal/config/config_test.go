@@ -55,6 +55,20 @@ func TestLoadProducer(t *testing.T) {
 		{name: "no brokers", env: map[string]string{"KAFKA_BROKERS": " , "}, wantErr: "KAFKA_BROKERS"},
 		{name: "bad duration", env: map[string]string{"PUBLISH_TIMEOUT": "soon"}, wantErr: "PUBLISH_TIMEOUT"},
 		{name: "zero duration", env: map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, wantErr: "SHUTDOWN_TIMEOUT"},
+		{
+			name: "TLS and SCRAM",
+			env: map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CA_FILE": "/ca.pem", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+				"KAFKA_SASL_USERNAME": "svc", "KAFKA_SASL_PASSWORD": "secret"},
+			want: func(t *testing.T, c config.Producer) {
+				assert.True(t, c.TLS)
+				assert.Equal(t, "/ca.pem", c.TLSCAFile)
+				assert.Equal(t, "SCRAM-SHA-512", c.SASLMechanism)
+			},
+		},
+		{name: "unknown SASL mechanism", env: map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI"}, wantErr: "KAFKA_SASL_MECHANISM"},
+		{name: "SASL without a password", env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u"}, wantErr: "KAFKA_SASL_PASSWORD"},
+		{name: "CA file without TLS", env: map[string]string{"KAFKA_TLS_CA_FILE": "/ca.pem"}, wantErr: "KAFKA_TLS"},
+		{name: "TLS not a boolean", env: map[string]string{"KAFKA_TLS": "maybe"}, wantErr: "KAFKA_TLS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,8 +21,9 @@ import (
 
 // StartKafka starts a single in-process broker on 127.0.0.1:port (0 picks a free port) with each
 // topic created with the given number of partitions. With dataDir set, it keeps its logs and
-// group offsets there, so a broker started again on the same directory carries on.
-func StartKafka(port, partitions int, dataDir string, topics ...string) (*kfake.Cluster, error) {
+// group offsets there, so a broker started again on the same directory carries on. extra
+// options (TLS, SASL) are passed on to kfake.
+func StartKafka(port, partitions int, dataDir string, topics []string, extra ...kfake.Opt) (*kfake.Cluster, error) {
 	opts := []kfake.Opt{
 		kfake.Ports(port),
 		kfake.SeedTopics(int32(partitions), topics...),
@@ -33,7 +34,7 @@ func StartKafka(port, partitions int, dataDir string, topics ...string) (*kfake.
 	if dataDir != "" {
 		opts = append(opts, kfake.DataDir(dataDir))
 	}
-	c, err := kfake.NewCluster(opts...)
+	c, err := kfake.NewCluster(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start kafka on port %d: %w", port, err)
 	}

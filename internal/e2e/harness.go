@@ -43,6 +43,8 @@ type Stack struct {
 type StackOptions struct {
 	KafkaPort, DynalitePort       int
 	KafkaDataDir, DynaliteDataDir string
+	// KafkaOpts are extra kfake options, such as TLS or SASL.
+	KafkaOpts []kfake.Opt
 }
 
 // StartStack starts kfake (6 partitions per topic) and dynalite with the table.
@@ -71,7 +73,7 @@ func StartStack(ctx context.Context, logs io.Writer, opts StackOptions) (*Stack,
 // StartKafka starts the broker, again after StopKafka: on the same port, and with the same data
 // if StackOptions.KafkaDataDir is set.
 func (s *Stack) StartKafka() error {
-	k, err := devenv.StartKafka(s.opts.KafkaPort, 6, s.opts.KafkaDataDir, s.Topic, s.DLQTopic)
+	k, err := devenv.StartKafka(s.opts.KafkaPort, 6, s.opts.KafkaDataDir, []string{s.Topic, s.DLQTopic}, s.opts.KafkaOpts...)
 	if err != nil {
 		return err
 	}

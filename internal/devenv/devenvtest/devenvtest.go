@@ -29,7 +29,7 @@ func SkipIfShort(t testing.TB) {
 func Kafka(t testing.TB, topics ...string) *kfake.Cluster {
 	t.Helper()
 	SkipIfShort(t)
-	c, err := devenv.StartKafka(0, 6, "", topics...)
+	c, err := devenv.StartKafka(0, 6, "", topics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,67 @@
+package broker
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/ankitamadan/patient-profile/internal/config"
+)
+
+// Cluster says how to reach the brokers: where, and with which TLS and SASL settings. Every
+// Writer, Reader and check in this package connects through it.
+type Cluster struct {
+	Brokers []string
+	TLS     *tls.Config
+	SASL    sasl.Mechanism
+}
+
+// NewCluster builds a Cluster from the settings, loading the CA file if one is given.
+func NewCluster(c config.Kafka) (Cluster, error) {
+	cl := Cluster{Brokers: c.Brokers}
+	if c.TLS {
+		cl.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.TLSCAFile != "" {
+			pem, err := os.ReadFile(c.TLSCAFile)
+			if err != nil {
+				return Cluster{}, fmt.Errorf("kafka tls: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return Cluster{}, fmt.Errorf("kafka tls: no PEM certificate in %s", c.TLSCAFile)
+			}
+			cl.TLS.RootCAs = pool
+		}
+	}
+	var err error
+	switch c.SASLMechanism {
+	case "":
+	case "PLAIN":
+		cl.SASL = plain.Mechanism{Username: c.SASLUsername, Password: c.SASLPassword}
+	case "SCRAM-SHA-256":
+		cl.SASL, err = scram.Mechanism(scram.SHA256, c.SASLUsername, c.SASLPassword)
+	case "SCRAM-SHA-512":
+		cl.SASL, err = scram.Mechanism(scram.SHA512, c.SASLUsername, c.SASLPassword)
+	default:
+		err = fmt.Errorf("unknown mechanism %q", c.SASLMechanism)
+	}
+	if err != nil {
+		return Cluster{}, fmt.Errorf("kafka sasl: %w", err)
+	}
+	return cl, nil
+}
+
+func (c Cluster) transport(dialTimeout, metadataTTL time.Duration) *kafka.Transport {
+	return &kafka.Transport{DialTimeout: dialTimeout, IdleTimeout: 5 * time.Minute, MetadataTTL: metadataTTL, TLS: c.TLS, SASL: c.SASL}
+}
+
+func (c Cluster) dialer(timeout time.Duration) *kafka.Dialer {
+	return &kafka.Dialer{Timeout: timeout, DualStack: true, TLS: c.TLS, SASLMechanism: c.SASL}
+}
