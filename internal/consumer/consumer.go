@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -91,8 +92,9 @@ const queueSize = 256
 
 // Run consumes until ctx is cancelled, then stops fetching, lets each worker finish the message
 // it is on (or abandon it, uncommitted, if it is waiting out a retry), commits what is final and
-// returns, all within ShutdownTimeout. It returns nil after a cancellation, or the error that
-// stopped fetching. Closing the reader, which leaves the group, is the caller's job.
+// returns, all within ShutdownTimeout. Fetch errors are retried: it returns nil after a
+// cancellation, or an error if the reader was closed under it. Closing the reader, which leaves
+// the group, is the caller's job.
 func (c *Consumer) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -106,14 +108,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 	queues := map[int]chan kafka.Message{}
 	var runErr error
-	for {
+	for failures := 0; ; {
 		m, err := c.reader.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				runErr = fmt.Errorf("fetch: %w", err)
-			}
+		if ctx.Err() != nil {
 			break
 		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+			runErr = fmt.Errorf("fetch: reader closed: %w", err)
+			break
+		}
+		if err != nil {
+			// kafka-go reports errors it is still recovering from (a broker down, a failed
+			// join) and keeps retrying behind them, so this is not the end: wait, fetch again.
+			wait := backoff(failures, c.cfg.MaxBackoff)
+			failures++
+			c.logAttempt(ctx, failures, "fetch failed; retrying", slog.Duration("wait", wait), slog.String("error", err.Error()))
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			continue
+		}
+		failures = 0
 		q, ok := queues[m.Partition]
 		if !ok {
 			q = make(chan kafka.Message, queueSize)

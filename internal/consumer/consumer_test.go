@@ -20,9 +20,11 @@ import (
 )
 
 // fakeReader hands out msgs in order, then blocks like a reader with nothing to fetch. It
-// records every commit.
+// records every commit. fetchErrs are returned first, one per fetch, as kafka-go surfaces
+// errors it is recovering from.
 type fakeReader struct {
 	mu        sync.Mutex
+	fetchErrs []error
 	msgs      []kafka.Message
 	commits   [][]kafka.Message
 	commitErr error
@@ -36,6 +38,12 @@ type fakeReader struct {
 
 func (r *fakeReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
 	r.mu.Lock()
+	if len(r.fetchErrs) > 0 {
+		err := r.fetchErrs[0]
+		r.fetchErrs = r.fetchErrs[1:]
+		r.mu.Unlock()
+		return kafka.Message{}, err
+	}
 	if n, ok := r.holds[r.fetched]; ok {
 		for deadline := time.Now().Add(200 * time.Millisecond); len(r.commits) < n && ctx.Err() == nil && time.Now().Before(deadline); {
 			r.mu.Unlock()
@@ -290,6 +298,28 @@ func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
 			assert.Equal(t, map[int]int64{0: 1, 1: 1}, r.committed(), "offset 0/1 was never applied, so nothing at or above it may be committed")
 		})
 	}
+}
+
+func TestConsumerFetchErrors(t *testing.T) {
+	t.Run("a broker outage surfaced by the reader is waited out", func(t *testing.T) {
+		down := errors.New("dial tcp 127.0.0.1:9092: connect: connection refused")
+		r := &fakeReader{fetchErrs: []error{down, down, down, down, kafka.GroupCoordinatorNotAvailable},
+			msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1))}}
+		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+		w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
+		c := New(quietLogger(), r, w, d, testConfig)
+
+		require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 1 }))
+	})
+
+	t.Run("a closed reader ends the run with an error", func(t *testing.T) {
+		r := &fakeReader{fetchErrs: []error{io.EOF}}
+		c := New(quietLogger(), r, newMockProfileWriter(t), newMockDeadLetterer(t), testConfig)
+
+		err := c.Run(context.Background())
+		require.Error(t, err)
+		assert.ErrorIs(t, err, io.EOF)
+	})
 }
 
 func TestConsumerShutdown(t *testing.T) {

@@ -69,14 +69,8 @@ func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, fn fun
 		}
 		c.retries.Add(1)
 		wait := backoff(attempt, c.cfg.MaxBackoff)
-		// An outage retries for as long as it lasts; warn on attempts 1, 2, 4, 8, ... so the log
-		// shows it without flooding.
-		level := slog.LevelDebug
-		if n := attempt + 1; n&(n-1) == 0 {
-			level = slog.LevelWarn
-		}
-		c.logger.LogAttrs(ctx, level, op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
-			slog.Int64("offset", m.Offset), slog.Int("attempt", attempt+1), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		c.logAttempt(ctx, attempt+1, op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
+			slog.Int64("offset", m.Offset), slog.Duration("wait", wait), slog.String("error", err.Error()))
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s %s/%d/%d: %w", op, m.Topic, m.Partition, m.Offset, errShutdown)
@@ -94,4 +88,15 @@ func backoff(attempt int, max time.Duration) time.Duration {
 		d = min(max, 100*time.Millisecond<<attempt)
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// logAttempt logs a failed attempt that will be retried. An outage retries for as long as it
+// lasts, so it warns on attempts 1, 2, 4, 8, ... and logs the rest at debug: the log shows the
+// outage without flooding.
+func (c *Consumer) logAttempt(ctx context.Context, attempt int, msg string, attrs ...slog.Attr) {
+	level := slog.LevelDebug
+	if attempt&(attempt-1) == 0 {
+		level = slog.LevelWarn
+	}
+	c.logger.LogAttrs(ctx, level, msg, append(attrs, slog.Int("attempt", attempt))...)
 }

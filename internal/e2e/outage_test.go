@@ -138,7 +138,7 @@ func TestConsumerBrokerOutage(t *testing.T) {
 	logs := newLogs(t)
 	s := startStackWith(t, logs, StackOptions{KafkaDataDir: t.TempDir()})
 	port := freePort(t)
-	start(t, "consumer", s.ConsumerEnv(port), port, logs)
+	consumer := start(t, "consumer", s.ConsumerEnv(port), port, logs)
 
 	publishVersion(t, s, 30, 1)
 	require.Eventually(t, func() bool { return atVersion(s, 30, 1) }, 30*time.Second, 50*time.Millisecond)
@@ -146,7 +146,10 @@ func TestConsumerBrokerOutage(t *testing.T) {
 
 	s.StopKafka()
 	assert.Eventually(t, func() bool { return status(port, "/readyz") == http.StatusServiceUnavailable }, 10*time.Second, 100*time.Millisecond)
-	time.Sleep(2 * time.Second) // long enough for the reader to notice and start retrying
+	// Long enough for kafka-go to give up its own retries and report errors to the loop.
+	time.Sleep(8 * time.Second)
+	require.False(t, consumer.Exited(), "the consumer must ride out a broker outage")
+	assert.Contains(t, logs.String(), "fetch failed; retrying")
 
 	require.NoError(t, s.StartKafka())
 	publishVersion(t, s, 30, 2)
