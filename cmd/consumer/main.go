@@ -69,21 +69,36 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	srv := &http.Server{
 		Handler:           api.NewHealthHandler(broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       time.Minute,
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	go func() { _ = srv.Serve(ln) }()
+	// A health server that dies would leave an orchestrator blind: stop the consumer with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var serveErr error
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("serve health: %w", err)
+			cancel()
+		}
+	}()
 	logger.Info("consumer started", slog.String("health_addr", ln.Addr().String()), slog.String("topic", cfg.Topic),
 		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers))
 
+	if err := waitForTable(ctx, logger, profiles, cfg.RetryMaxBackoff); err != nil {
+		return err
+	}
 	runErr := c.Run(ctx)
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout/4)
 	defer cancel()
 	closeErr := closeAll(closeCtx, reader, dlq)
 	_ = srv.Shutdown(closeCtx)
-	if err := errors.Join(runErr, closeErr); err != nil {
+	if err := errors.Join(runErr, closeErr, serveErr); err != nil {
 		return err
 	}
 	logger.Info("consumer stopped")
@@ -110,5 +125,30 @@ func closeAll(ctx context.Context, closers ...io.Closer) error {
 		return nil
 	case <-ctx.Done():
 		return errors.New("close: timed out leaving the group; the broker will expire the session")
+	}
+}
+
+// waitForTable refuses to start on a table with the wrong key, where every write would fail
+// validation and every event would be dead-lettered. A table it cannot reach yet (the store is
+// down, or the table is still being created) is waited for.
+func waitForTable(ctx context.Context, logger *slog.Logger, profiles *store.Store, maxWait time.Duration) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := profiles.Ping(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, store.ErrWrongTable):
+			return err
+		case ctx.Err() != nil:
+			return nil
+		}
+		logger.Warn("table not reachable yet; waiting", slog.String("error", err.Error()), slog.Duration("wait", wait))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxWait)
 	}
 }

@@ -6,7 +6,6 @@ package broker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -102,43 +101,37 @@ func (d *DeadLetters) Close() error { return d.w.Close() }
 
 // Pinger checks that a broker answers and has the topics.
 type Pinger struct {
-	brokers []string
+	cluster Cluster
 	topics  []string
-	dialer  *kafka.Dialer
 }
 
 // NewPinger returns a Pinger for the topics.
 func NewPinger(c Cluster, topics ...string) *Pinger {
-	return &Pinger{brokers: c.Brokers, topics: topics, dialer: c.dialer(2 * time.Second)}
+	return &Pinger{cluster: c, topics: topics}
 }
 
-// Ping opens a fresh connection to the first broker that accepts one and reads the topics'
-// partitions. It does not go through a Transport: a Transport answers metadata requests from its
-// cache, and would report a dead cluster as ready.
+// Ping reads the cluster's metadata through a Transport of its own, made for this ping: a
+// long-lived Transport answers metadata requests from its cache and would report a dead cluster
+// as ready. Unlike kafka-go's Conn.ReadPartitions, it never asks the broker to create a missing
+// topic, so a mistyped topic name shows as not ready instead of being created.
 func (p *Pinger) Ping(ctx context.Context) error {
-	var errs []error
-	for _, b := range p.brokers {
-		conn, err := p.dialer.DialContext(ctx, "tcp", b)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if deadline, ok := ctx.Deadline(); ok {
-			_ = conn.SetDeadline(deadline)
-		}
-		parts, err := conn.ReadPartitions(p.topics...)
-		conn.Close()
-		if err != nil {
-			return fmt.Errorf("kafka metadata from %s: %w", b, err)
-		}
-		for _, t := range p.topics {
-			if !slices.ContainsFunc(parts, func(pt kafka.Partition) bool { return pt.Topic == t }) {
-				return fmt.Errorf("kafka topic %s: not found", t)
-			}
-		}
-		return nil
+	t := p.cluster.transport(2*time.Second, time.Minute)
+	defer t.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(p.cluster.Brokers...), Timeout: 2 * time.Second, Transport: t}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: p.topics})
+	if err != nil {
+		return fmt.Errorf("kafka metadata: %w", err)
 	}
-	return fmt.Errorf("no kafka broker answers: %w", errors.Join(errs...))
+	for _, name := range p.topics {
+		i := slices.IndexFunc(md.Topics, func(t kafka.Topic) bool { return t.Name == name })
+		switch {
+		case i < 0:
+			return fmt.Errorf("kafka topic %s: not found", name)
+		case md.Topics[i].Error != nil:
+			return fmt.Errorf("kafka topic %s: %w", name, md.Topics[i].Error)
+		}
+	}
+	return nil
 }
 
 // ReaderConfig is what NewReader needs.

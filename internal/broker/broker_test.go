@@ -1,12 +1,15 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -38,4 +41,25 @@ func TestWriterSettings(t *testing.T) {
 	assert.Less(t, w.BatchTimeout, 10*time.Millisecond)
 	assert.False(t, w.AllowAutoTopicCreation)
 	assert.False(t, w.Async)
+}
+
+func TestPing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	// A broker that creates topics on demand, as Apache Kafka does by default.
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, "present"))
+	require.NoError(t, err)
+	defer c.Close()
+	cluster := Cluster{Brokers: c.ListenAddrs()}
+	ctx := context.Background()
+
+	assert.NoError(t, NewPinger(cluster, "present").Ping(ctx))
+
+	missing := NewPinger(cluster, "present", "mistyped")
+	assert.ErrorContains(t, missing.Ping(ctx), "mistyped")
+	assert.ErrorContains(t, missing.Ping(ctx), "mistyped", "the first ping must not have created the topic")
+
+	c.Close()
+	assert.Error(t, NewPinger(cluster, "present").Ping(ctx), "a stopped broker is not ready")
 }

@@ -76,11 +76,14 @@ func LoadProducer() (Producer, error) {
 	if err := process(&c); err != nil {
 		return c, err
 	}
+	c.Brokers = cleanList(c.Brokers)
 	return c, firstError(
 		checkPort(c.Port),
 		c.Kafka.check(),
 		positive("PUBLISH_TIMEOUT", c.PublishTimeout),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		// A request in flight at SIGTERM must get its answer before the process exits.
+		less("PUBLISH_TIMEOUT", c.PublishTimeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)
 }
 
@@ -90,6 +93,7 @@ func LoadConsumer() (Consumer, error) {
 	if err := process(&c); err != nil {
 		return c, err
 	}
+	c.Brokers = cleanList(c.Brokers)
 	return c, firstError(
 		checkPort(c.Port),
 		c.Kafka.check(),
@@ -101,6 +105,9 @@ func LoadConsumer() (Consumer, error) {
 		positive("DDB_TIMEOUT", c.Store.Timeout),
 		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		// A store write in flight at SIGTERM must have time to finish and be committed: the
+		// consumer gives its work three quarters of SHUTDOWN_TIMEOUT.
+		atMostHalf("DDB_TIMEOUT", c.Store.Timeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)
 }
 
@@ -126,14 +133,20 @@ func process(spec any) error {
 	return nil
 }
 
-func (k Kafka) check() error {
-	var brokers []string
-	for _, b := range k.Brokers {
-		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
+// cleanList trims the entries of a comma-separated list and drops empty ones: envconfig keeps
+// " b2:9092" and a trailing "" as written.
+func cleanList(list []string) []string {
+	var out []string
+	for _, v := range list {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
 		}
 	}
-	if len(brokers) == 0 {
+	return out
+}
+
+func (k Kafka) check() error {
+	if len(k.Brokers) == 0 {
 		return errors.New("config: KAFKA_BROKERS must list at least one host:port")
 	}
 	if k.TLSCAFile != "" && !k.TLS {
@@ -171,6 +184,20 @@ func nonEmpty(key, v string) error {
 func positive(key string, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("config: %s=%s must be positive", key, d)
+	}
+	return nil
+}
+
+func less(key string, d time.Duration, otherKey string, other time.Duration) error {
+	if d >= other {
+		return fmt.Errorf("config: %s=%s must be less than %s", key, d, otherKey)
+	}
+	return nil
+}
+
+func atMostHalf(key string, d time.Duration, otherKey string, other time.Duration) error {
+	if 2*d > other {
+		return fmt.Errorf("config: %s=%s must be at most half of %s=%s", key, d, otherKey, other)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func TestLoadProducer(t *testing.T) {
 		},
 		{
 			name: "overrides",
-			env:  map[string]string{"SERVER_PORT": "8080", "KAFKA_BROKERS": "b1:9092,b2:9092", "TOPIC_NAME": "t", "PUBLISH_TIMEOUT": "250ms"},
+			env:  map[string]string{"SERVER_PORT": "8080", "KAFKA_BROKERS": "b1:9092, b2:9092,", "TOPIC_NAME": "t", "PUBLISH_TIMEOUT": "250ms"},
 			want: func(t *testing.T, c config.Producer) {
 				assert.Equal(t, 8080, c.Port)
 				assert.Equal(t, []string{"b1:9092", "b2:9092"}, c.Brokers)
@@ -69,6 +69,7 @@ func TestLoadProducer(t *testing.T) {
 		{name: "SASL without a password", env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u"}, wantErr: "KAFKA_SASL_PASSWORD"},
 		{name: "CA file without TLS", env: map[string]string{"KAFKA_TLS_CA_FILE": "/ca.pem"}, wantErr: "KAFKA_TLS"},
 		{name: "TLS not a boolean", env: map[string]string{"KAFKA_TLS": "maybe"}, wantErr: "KAFKA_TLS"},
+		{name: "publish timeout not under the shutdown bound", env: map[string]string{"PUBLISH_TIMEOUT": "10s", "SHUTDOWN_TIMEOUT": "10s"}, wantErr: "PUBLISH_TIMEOUT=10s must be less than SHUTDOWN_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +87,17 @@ func TestLoadProducer(t *testing.T) {
 			tt.want(t, c)
 		})
 	}
+}
+
+func TestLoadConsumerStoreTimeoutFitsTheShutdown(t *testing.T) {
+	t.Setenv("DDB_TIMEOUT", "6s")
+	_, err := config.LoadConsumer()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "DDB_TIMEOUT=6s must be at most half of SHUTDOWN_TIMEOUT")
+
+	t.Setenv("SHUTDOWN_TIMEOUT", "20s")
+	_, err = config.LoadConsumer()
+	assert.NoError(t, err)
 }
 
 func TestLoadConsumerNamesTheVariable(t *testing.T) {

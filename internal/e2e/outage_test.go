@@ -274,7 +274,7 @@ func TestConsumerShutdown(t *testing.T) {
 		logs := newLogs(t)
 		s := startStack(t, logs)
 		port := freePort(t)
-		consumer := start(t, "consumer", s.ConsumerEnv(port, "SHUTDOWN_TIMEOUT=3s"), port, logs)
+		consumer := start(t, "consumer", s.ConsumerEnv(port, "SHUTDOWN_TIMEOUT=3s", "DDB_TIMEOUT=1500ms"), port, logs)
 		publishVersion(t, s, 30, 1)
 		waitNoLag(t, s, 30*time.Second)
 

@@ -211,10 +211,25 @@ func fromItem(it map[string]types.AttributeValue) (profile.Event, error) {
 	return e, nil
 }
 
-// Ping checks that the table can be reached, for readiness.
+// ErrWrongTable means the table exists but its key is not PatientId (S) alone. Writing to it
+// would fail validation for every event, and every event would be dead-lettered.
+var ErrWrongTable = errors.New("table key is not PatientId (S) alone")
+
+// Ping checks that the table can be reached and has the expected key, for readiness and at
+// startup.
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)}); err != nil {
+	out, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)})
+	if err != nil {
 		return fmt.Errorf("describe table %s: %w", s.table, err)
+	}
+	keys := out.Table.KeySchema
+	if len(keys) != 1 || aws.ToString(keys[0].AttributeName) != attrPatientID || keys[0].KeyType != types.KeyTypeHash {
+		return fmt.Errorf("table %s: %w", s.table, ErrWrongTable)
+	}
+	for _, a := range out.Table.AttributeDefinitions {
+		if aws.ToString(a.AttributeName) == attrPatientID && a.AttributeType != types.ScalarAttributeTypeS {
+			return fmt.Errorf("table %s: %w", s.table, ErrWrongTable)
+		}
 	}
 	return nil
 }

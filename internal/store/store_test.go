@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -221,4 +224,46 @@ func permute(es []profile.Event, fn func([]profile.Event)) {
 		}
 	}
 	rec(0)
+}
+
+func TestPingChecksTheKey(t *testing.T) {
+	d := devenvtest.Dynalite(t)
+	client := devenvtest.Table(t, d, "patient-profile")
+	ctx := context.Background()
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String("other"),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("PatientId"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("Version"), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("PatientId"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("Version"), KeyType: types.KeyTypeRange},
+		},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	require.NoError(t, err)
+
+	tests := []struct {
+		table   string
+		wantErr error
+	}{
+		{"patient-profile", nil},
+		{"other", store.ErrWrongTable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.table, func(t *testing.T) {
+			err := store.New(client, tt.table).Ping(ctx)
+			if tt.wantErr == nil {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, tt.wantErr)
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		err := store.New(client, "missing").Ping(ctx)
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, store.ErrWrongTable, "a missing table may be created yet; it is not the wrong table")
+	})
 }
