@@ -6,6 +6,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -23,6 +24,9 @@ const (
 	HeaderTopic     = "dlq-source-topic"
 	HeaderPartition = "dlq-source-partition"
 	HeaderOffset    = "dlq-source-offset"
+	// HeaderValueDropped, with the original value's size, marks a dead letter whose value was too
+	// large to publish and was left out.
+	HeaderValueDropped = "dlq-value-dropped"
 )
 
 // newWriter returns a Writer for synchronous publishing from a request or a consumer loop.
@@ -90,7 +94,15 @@ func (d *DeadLetters) Send(ctx context.Context, m kafka.Message, reason error) e
 		kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(m.Partition))},
 		kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
 	)
-	if err := d.w.WriteMessages(ctx, kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}); err != nil {
+	err := d.w.WriteMessages(ctx, kafka.Message{Key: m.Key, Value: m.Value, Headers: headers})
+	var tooLarge kafka.MessageTooLargeError
+	if errors.As(err, &tooLarge) || errors.Is(err, kafka.MessageSizeTooLarge) {
+		// The copy can never be published, and retrying it would block the partition forever.
+		// Park what identifies it instead: the headers point at the original in the source topic.
+		headers = append(headers, kafka.Header{Key: HeaderValueDropped, Value: []byte(strconv.Itoa(len(m.Value)))})
+		err = d.w.WriteMessages(ctx, kafka.Message{Key: m.Key, Headers: headers})
+	}
+	if err != nil {
 		return fmt.Errorf("dead-letter %s/%d/%d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -63,3 +64,51 @@ func TestPing(t *testing.T) {
 	c.Close()
 	assert.Error(t, NewPinger(cluster, "present").Ping(ctx), "a stopped broker is not ready")
 }
+
+func TestDeadLetters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	tests := []struct {
+		name        string
+		value       []byte
+		wantValue   []byte
+		wantDropped string
+	}{
+		{"the copy keeps the value", []byte("not json"), []byte("not json"), ""},
+		{"a value too large to publish is left out, not retried forever", make([]byte, 2<<20), nil, "2097152"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "dlq"))
+			require.NoError(t, err)
+			defer c.Close()
+			dl := NewDeadLetters(Cluster{Brokers: c.ListenAddrs()}, "dlq")
+			defer dl.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+
+			src := kafka.Message{Topic: "events", Partition: 4, Offset: 77, Key: []byte("p1"), Value: tt.value,
+				Headers: []kafka.Header{{Key: "trace", Value: []byte("abc")}}}
+			require.NoError(t, dl.Send(ctx, src, errors.New("decode event: PatientId: missing or empty")))
+
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.ListenAddrs(), Topic: "dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
+			defer r.Close()
+			got, err := r.ReadMessage(ctx)
+			require.NoError(t, err)
+			headers := map[string]string{}
+			for _, h := range got.Headers {
+				headers[h.Key] = string(h.Value)
+			}
+			assert.Equal(t, "p1", string(got.Key))
+			assert.Equal(t, tt.wantValue, got.Value)
+			assert.Equal(t, tt.wantDropped, headers[HeaderValueDropped])
+			delete(headers, HeaderValueDropped)
+			assert.Equal(t, map[string]string{
+				"trace": "abc", HeaderError: "decode event: PatientId: missing or empty",
+				HeaderTopic: "events", HeaderPartition: "4", HeaderOffset: "77",
+			}, headers)
+		})
+	}
+}
+

@@ -134,7 +134,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(lo + rand.N(hi-lo)):
+		case <-time.After(lo + time.Duration(rng.Int64N(int64(hi-lo)))):
 			return nil
 		}
 	}
