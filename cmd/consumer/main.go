@@ -131,7 +131,7 @@ func closeAll(ctx context.Context, closers ...io.Closer) error {
 // waitForTable refuses to start on a table with the wrong key, where every write would fail
 // validation and every event would be dead-lettered. A table it cannot reach yet (the store is
 // down, or the table is still being created) is waited for.
-func waitForTable(ctx context.Context, logger *slog.Logger, profiles *store.Store, maxWait time.Duration) error {
+func waitForTable(ctx context.Context, logger *slog.Logger, profiles *store.Table, maxWait time.Duration) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := profiles.Ping(ctx)

@@ -111,4 +111,3 @@ func TestDeadLetters(t *testing.T) {
 		})
 	}
 }
-

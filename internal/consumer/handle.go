@@ -24,7 +24,7 @@ func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
 		return c.deadLetter(ctx, m, err)
 	}
 	var applied bool
-	err = c.retry(ctx, m, "put", func(ctx context.Context) error {
+	err = c.retry(ctx, m, "put", rejected, func(ctx context.Context) error {
 		var err error
 		applied, err = c.store.Put(ctx, e)
 		return err
@@ -47,7 +47,7 @@ func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
 // deadLetter parks m with the reason. The publish is retried until it succeeds: if it failed and
 // the offset were committed anyway, the event would be lost.
 func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error) error {
-	if err := c.retry(ctx, m, "dead-letter", func(ctx context.Context) error { return c.dlq.Send(ctx, m, reason) }); err != nil {
+	if err := c.retry(ctx, m, "dead-letter", never, func(ctx context.Context) error { return c.dlq.Send(ctx, m, reason) }); err != nil {
 		return err
 	}
 	c.deadLettered.Add(1)
@@ -56,15 +56,21 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 	return nil
 }
 
-// retry calls fn until it succeeds, fails with store.ErrRejected, or ctx is cancelled. Each
-// attempt gets AttemptTimeout and is not cut short by ctx, so a write in flight at shutdown
-// completes rather than leaving its outcome unknown.
-func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, fn func(context.Context) error) error {
+// rejected and never tell retry which errors are permanent: for a store write, those wrapping
+// store.ErrRejected; for a dead-letter publish, none, because giving up on it would lose the
+// event.
+func rejected(err error) bool { return errors.Is(err, store.ErrRejected) }
+func never(error) bool        { return false }
+
+// retry calls fn until it succeeds, fails permanently, or ctx is cancelled. Each attempt gets
+// AttemptTimeout and is not cut short by ctx, so a write in flight at shutdown completes rather
+// than leaving its outcome unknown.
+func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, permanent func(error) bool, fn func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AttemptTimeout)
 		err := fn(actx)
 		cancel()
-		if err == nil || errors.Is(err, store.ErrRejected) {
+		if err == nil || permanent(err) {
 			return err
 		}
 		c.retries.Add(1)

@@ -30,7 +30,7 @@ type Stack struct {
 	Kafka    *kfake.Cluster
 	Brokers  []string
 	Dynalite *devenv.Dynalite
-	Store    *store.Store
+	Store    *store.Table
 
 	Topic, DLQTopic, Table, Group string
 

@@ -44,15 +44,15 @@ const (
 // between a read and a write for another writer to slip into.
 const putCondition = "attribute_not_exists(" + attrOrderKey + ") OR " + attrOrderKey + " < :key"
 
-// Store reads and writes patient profiles in one table.
-type Store struct {
+// Table reads and writes the patient profiles in one DynamoDB table.
+type Table struct {
 	client *dynamodb.Client
 	table  string
 }
 
-// New returns a Store for the table.
-func New(client *dynamodb.Client, table string) *Store {
-	return &Store{client: client, table: table}
+// New returns a Table.
+func New(client *dynamodb.Client, table string) *Table {
+	return &Table{client: client, table: table}
 }
 
 // NewClient builds a DynamoDB client. With cfg.Host set it talks to that endpoint (dynalite,
@@ -88,10 +88,10 @@ func NewClient(ctx context.Context, cfg config.Store) (*dynamodb.Client, error) 
 // Put writes e if it is newer than the stored profile under the ordering rule. It reports
 // whether it wrote: false with a nil error means the stored profile is as new or newer (a
 // duplicate, or an event that was superseded), which is a final outcome, not a failure.
-func (s *Store) Put(ctx context.Context, e profile.Event) (bool, error) {
+func (t *Table) Put(ctx context.Context, e profile.Event) (bool, error) {
 	key := e.OrderKey()
-	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.table),
+	_, err := t.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(t.table),
 		Item:                      item(e),
 		ConditionExpression:       aws.String(putCondition),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":key": &types.AttributeValueMemberS{Value: key}},
@@ -148,9 +148,9 @@ func item(e profile.Event) map[string]types.AttributeValue {
 }
 
 // Get returns the stored profile of a patient, and false if there is none.
-func (s *Store) Get(ctx context.Context, patientID string) (profile.Event, bool, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
+func (t *Table) Get(ctx context.Context, patientID string) (profile.Event, bool, error) {
+	out, err := t.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(t.table),
 		Key:            map[string]types.AttributeValue{attrPatientID: &types.AttributeValueMemberS{Value: patientID}},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -168,17 +168,17 @@ func (s *Store) Get(ctx context.Context, patientID string) (profile.Event, bool,
 }
 
 // Scan calls fn for every stored profile, page by page, with consistent reads.
-func (s *Store) Scan(ctx context.Context, fn func(profile.Event)) error {
-	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)})
+func (t *Table) Scan(ctx context.Context, fn func(profile.Event)) error {
+	p := dynamodb.NewScanPaginator(t.client, &dynamodb.ScanInput{TableName: aws.String(t.table), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("scan %s: %w", s.table, err)
+			return fmt.Errorf("scan %s: %w", t.table, err)
 		}
 		for _, it := range page.Items {
 			e, err := fromItem(it)
 			if err != nil {
-				return fmt.Errorf("scan %s: %w", s.table, err)
+				return fmt.Errorf("scan %s: %w", t.table, err)
 			}
 			fn(e)
 		}
@@ -217,18 +217,18 @@ var ErrWrongTable = errors.New("table key is not PatientId (S) alone")
 
 // Ping checks that the table can be reached and has the expected key, for readiness and at
 // startup.
-func (s *Store) Ping(ctx context.Context) error {
-	out, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)})
+func (t *Table) Ping(ctx context.Context) error {
+	out, err := t.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.table)})
 	if err != nil {
-		return fmt.Errorf("describe table %s: %w", s.table, err)
+		return fmt.Errorf("describe table %s: %w", t.table, err)
 	}
 	keys := out.Table.KeySchema
 	if len(keys) != 1 || aws.ToString(keys[0].AttributeName) != attrPatientID || keys[0].KeyType != types.KeyTypeHash {
-		return fmt.Errorf("table %s: %w", s.table, ErrWrongTable)
+		return fmt.Errorf("table %s: %w", t.table, ErrWrongTable)
 	}
 	for _, a := range out.Table.AttributeDefinitions {
 		if aws.ToString(a.AttributeName) == attrPatientID && a.AttributeType != types.ScalarAttributeTypeS {
-			return fmt.Errorf("table %s: %w", s.table, ErrWrongTable)
+			return fmt.Errorf("table %s: %w", t.table, ErrWrongTable)
 		}
 	}
 	return nil

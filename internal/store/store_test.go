@@ -24,7 +24,7 @@ import (
 // The store is where the ordering rule is enforced, so these tests run it against a real
 // DynamoDB API (dynalite): they check the ConditionExpression itself, not a model of it.
 
-func newStore(t *testing.T) *store.Store {
+func newStore(t *testing.T) *store.Table {
 	t.Helper()
 	d := devenvtest.Dynalite(t)
 	return store.New(devenvtest.Table(t, d, "patient-profile"), "patient-profile")
