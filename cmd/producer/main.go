@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	pub := broker.NewPublisher(cluster, cfg.Topic)
 	srv := &http.Server{
-		Handler:           api.NewHandler(logger, pub, broker.NewPinger(cluster, cfg.Topic), cfg.PublishTimeout),
+		Handler:           api.NewHandler(logger, pub, broker.NewPinger(cluster, cfg.Topic), cfg.PublishTimeout, api.NewRegistry()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      cfg.PublishTimeout + 10*time.Second,

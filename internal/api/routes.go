@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
@@ -25,24 +27,25 @@ type pinger interface {
 }
 
 // NewHandler returns the Profile service's routes. Each request waits at most publishTimeout
-// for the broker before it is answered 503.
-func NewHandler(logger *slog.Logger, pub publisher, ready pinger, publishTimeout time.Duration) http.Handler {
+// for the broker before it is answered 503. Request metrics go to reg, which /metrics serves.
+func NewHandler(logger *slog.Logger, pub publisher, ready pinger, publishTimeout time.Duration, reg *prometheus.Registry) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, logRequests(logger))
+	r.Use(middleware.Recoverer, logRequests(logger), countRequests(reg))
 	r.Method(http.MethodPost, "/patientprofile", handlePostProfile(logger, pub, newStamper(time.Now), publishTimeout))
-	addHealth(r, ready)
+	addOps(r, reg, ready)
 	return r
 }
 
-// NewHealthHandler returns the health routes alone, for the consumer. It is ready when every
-// check answers.
-func NewHealthHandler(ready ...pinger) http.Handler {
+// NewOpsHandler returns the operational routes alone (health, readiness, metrics), for the
+// consumer. It is ready when every check answers.
+func NewOpsHandler(reg *prometheus.Registry, ready ...pinger) http.Handler {
 	r := chi.NewRouter()
-	addHealth(r, ready...)
+	addOps(r, reg, ready...)
 	return r
 }
 
-func addHealth(r chi.Router, ready ...pinger) {
+func addOps(r chi.Router, reg *prometheus.Registry, ready ...pinger) {
 	r.Method(http.MethodGet, "/healthz", handleHealthz())
 	r.Method(http.MethodGet, "/readyz", handleReadyz(ready...))
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 }

@@ -46,7 +46,7 @@ type fakePinger struct{ err error }
 func (f fakePinger) Ping(context.Context) error { return f.err }
 
 func newTestHandler(pub *fakePublisher, timeout time.Duration) http.Handler {
-	return NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, fakePinger{}, timeout)
+	return NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, fakePinger{}, timeout, NewRegistry())
 }
 
 func post(t *testing.T, h http.Handler, body string) *httptest.ResponseRecorder {
@@ -187,8 +187,8 @@ func TestHealth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for name, h := range map[string]http.Handler{
-				"producer": NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{}, fakePinger{tt.ready}, time.Second),
-				"consumer": NewHealthHandler(fakePinger{tt.ready}),
+				"producer": NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{}, fakePinger{tt.ready}, time.Second, NewRegistry()),
+				"consumer": NewOpsHandler(NewRegistry(), fakePinger{tt.ready}),
 			} {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
@@ -211,5 +211,36 @@ func TestStampNeverRepeatsOrGoesBack(t *testing.T) {
 		assert.True(t, ts.After(prev), "got %s after %s", ts, prev)
 		assert.False(t, ids[id], "repeated id %s", id)
 		prev, ids[id] = ts, true
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	h := newTestHandler(&fakePublisher{}, time.Second)
+	post(t, h, `{"PatientId":"1"}`)
+	post(t, h, `{"PatientId":"1"}`)
+	post(t, h, `{"PatientId":""}`)
+	failing := NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{err: errors.New("down")}, fakePinger{}, time.Second, NewRegistry())
+	post(t, failing, `{"PatientId":"1"}`)
+
+	for name, tt := range map[string]struct {
+		h    http.Handler
+		want []string
+	}{
+		"accepted and rejected": {h, []string{
+			`patient_profile_http_requests_total{code="201",route="/patientprofile"} 2`,
+			`patient_profile_http_requests_total{code="400",route="/patientprofile"} 1`,
+			`patient_profile_http_request_duration_seconds_count{route="/patientprofile"} 3`,
+			`go_goroutines `,
+		}},
+		"broker down": {failing, []string{`patient_profile_http_requests_total{code="503",route="/patientprofile"} 1`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			tt.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			require.Equal(t, http.StatusOK, rec.Code)
+			for _, w := range tt.want {
+				assert.Contains(t, rec.Body.String(), w)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,6 +47,18 @@ func TestPostTravelsToTheTable(t *testing.T) {
 	assert.Equal(t, "Doe", got.LastName)
 	assert.Equal(t, "Female", got.Sex)
 	assert.False(t, got.IsPregnant)
+
+	// The row can be read a moment before the consumer counts it.
+	var body []byte
+	assert.Eventually(t, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", cport))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ = io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `patient_profile_consumer_events_total{outcome="applied"} 1`)
+	}, 5*time.Second, 50*time.Millisecond, "consumer metrics:\n%s", body)
 }
 
 func TestOutOfOrderEventsConvergeToTheNewest(t *testing.T) {
