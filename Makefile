@@ -7,7 +7,7 @@ GO       ?= go
 TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
 .PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer \
-        test test-short soak lint mocks check-mocks compose-config clean
+        test test-short soak bench lint mocks check-mocks compose-config clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,9 @@ soak: ## Convergence under SIGKILLs: 20,000 events, 2,000 patients, 3 kills, 2 c
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
 	$(GO) build -o bin/ ./cmd/consumer ./cmd/soak
 	bin/soak -consumer bin/consumer -events 20000 -patients 2000 -poison 25 -kills 3 -consumers 2 $(SOAK_FLAGS)
+
+bench: ## Benchmarks of the hot paths (decode, the HTTP handler); compare runs with benchstat
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/profile ./internal/api
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -244,3 +244,17 @@ func TestMetrics(t *testing.T) {
 		})
 	}
 }
+
+// The handler's own cost per request, without the broker: decode, validate, stamp, encode.
+func BenchmarkPostProfile(b *testing.B) {
+	h := NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{}, fakePinger{}, time.Second, NewRegistry())
+	body := `{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/patientprofile", strings.NewReader(body)))
+		if rec.Code != http.StatusCreated {
+			b.Fatalf("got %d", rec.Code)
+		}
+	}
+}

@@ -70,3 +70,16 @@ func TestMarshalRoundTrip(t *testing.T) {
 	assert.Equal(t, 0, profile.Compare(in, out), "round trip changed the version")
 	assert.Equal(t, in.UpdatedAt.UTC(), out.UpdatedAt)
 }
+
+// The consumer decodes every message and computes its OrderKey once per write.
+func BenchmarkDecode(b *testing.B) {
+	value := []byte(`{"EventId":"01a218b6-28d2-7d95-817e-6bb4b42f8fb7","PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":false,"Sex":"Female","UpdatedAt":"2026-01-02T15:00:00.5+10:00"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		e, err := profile.Decode(value)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = e.OrderKey()
+	}
+}
