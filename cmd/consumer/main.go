@@ -90,10 +90,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	logger.Info("consumer started", slog.String("health_addr", ln.Addr().String()), slog.String("topic", cfg.Topic),
 		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers))
 
-	if err := waitForTable(ctx, logger, profiles, cfg.RetryMaxBackoff); err != nil {
-		return err
+	runErr := waitForTable(ctx, logger, profiles, cfg.RetryMaxBackoff)
+	if runErr == nil {
+		runErr = c.Run(ctx)
 	}
-	runErr := c.Run(ctx)
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout/4)
 	defer cancel()
 	closeErr := closeAll(closeCtx, reader, dlq)
