@@ -56,7 +56,7 @@ func (d *Dynalite) Endpoint() string { return "http://" + d.Addr }
 // empty it keeps its data in memory. Output goes to logs. It returns once the server accepts
 // connections.
 func StartDynalite(ctx context.Context, port int, dataDir string, logs io.Writer) (*Dynalite, error) {
-	bin, err := DynaliteBin()
+	command, err := DynaliteCommand()
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func StartDynalite(ctx context.Context, port int, dataDir string, logs io.Writer
 	if dataDir != "" {
 		args = append(args, "--path", dataDir)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(command[0], append(command[1:], args...)...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Its own process group, so that a Ctrl-C meant for us is handled by us (we stop it), and
 	// Pdeathsig, so that it dies with us even if we are killed with SIGKILL.
@@ -123,21 +123,25 @@ func (d *Dynalite) Pause() error { return d.cmd.Process.Signal(syscall.SIGSTOP) 
 // Resume continues a paused dynalite.
 func (d *Dynalite) Resume() error { return d.cmd.Process.Signal(syscall.SIGCONT) }
 
-// DynaliteBin finds the dynalite that devstack/package-lock.json pins: $DYNALITE_BIN if set,
-// else devstack/node_modules/.bin/dynalite under the module root.
-func DynaliteBin() (string, error) {
+// DynaliteCommand is how to start the dynalite that devstack/package-lock.json pins:
+// $DYNALITE_BIN if set, else node running devstack/dynalite.js, which wraps dynalite's CLI so that
+// a client disconnecting mid-request does not crash it.
+func DynaliteCommand() ([]string, error) {
 	if bin := os.Getenv("DYNALITE_BIN"); bin != "" {
-		return bin, nil
+		return []string{bin}, nil
 	}
 	root, err := ModuleRoot()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	bin := filepath.Join(root, "devstack", "node_modules", ".bin", "dynalite")
-	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Errorf("dynalite is not installed at %s: run `make deps` (npm ci in devstack/)", bin)
+	if _, err := os.Stat(filepath.Join(root, "devstack", "node_modules", "dynalite", "cli.js")); err != nil {
+		return nil, fmt.Errorf("dynalite is not installed in %s: run `make deps` (npm ci in devstack/)", filepath.Join(root, "devstack"))
 	}
-	return bin, nil
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("dynalite needs Node.js: %w", err)
+	}
+	return []string{node, filepath.Join(root, "devstack", "dynalite.js")}, nil
 }
 
 // ModuleRoot walks up from the working directory to the directory holding go.mod.
