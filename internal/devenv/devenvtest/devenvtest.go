@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
@@ -23,18 +22,6 @@ func SkipIfShort(t testing.TB) {
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")
 	}
-}
-
-// Kafka starts an in-process broker on a free port with the topics, 6 partitions each.
-func Kafka(t testing.TB, topics ...string) *kfake.Cluster {
-	t.Helper()
-	SkipIfShort(t)
-	c, err := devenv.StartKafka(0, 6, "", topics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
 }
 
 // Dynalite spawns dynalite on a free port, in memory, and kills it when the test ends. Its
