@@ -1,6 +1,7 @@
 package api
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,9 +19,10 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// countRequests records each request's route, status and duration. The route is chi's pattern,
-// never the raw path, so the label set stays small.
-func countRequests(reg prometheus.Registerer) func(http.Handler) http.Handler {
+// observeRequests logs one line per request and records its route, status and duration, with
+// one wrapped writer and one clock reading for both. It logs no body: bodies carry patient data.
+// The metric's route is chi's pattern, never the raw path, so the label set stays small.
+func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.Handler) http.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "patient_profile_http_requests_total",
 		Help: "HTTP requests by route and status code. 201 means an event was acknowledged by the broker; 503 that it was not.",
@@ -36,12 +38,16 @@ func countRequests(reg prometheus.Registerer) func(http.Handler) http.Handler {
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			start := time.Now()
 			next.ServeHTTP(ww, r)
+			took := time.Since(start)
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", ww.Status()), slog.Duration("duration", took))
 			route := chi.RouteContext(r.Context()).RoutePattern()
 			if route == "" {
 				route = "unmatched"
 			}
 			requests.WithLabelValues(route, strconv.Itoa(ww.Status())).Inc()
-			duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			duration.WithLabelValues(route).Observe(took.Seconds())
 		})
 	}
 }

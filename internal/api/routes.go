@@ -30,7 +30,7 @@ type pinger interface {
 // for the broker before it is answered 503. Request metrics go to reg, which /metrics serves.
 func NewHandler(logger *slog.Logger, pub publisher, ready pinger, publishTimeout time.Duration, reg *prometheus.Registry) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, logRequests(logger), countRequests(reg))
+	r.Use(middleware.Recoverer, observeRequests(logger, reg))
 	r.Method(http.MethodPost, "/patientprofile", handlePostProfile(logger, pub, newStamper(time.Now), publishTimeout))
 	addOps(r, reg, ready)
 	return r
