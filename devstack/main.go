@@ -1,6 +1,7 @@
-// Command devstack runs the embedded local stack in the foreground: a Kafka-protocol broker
-// (kfake) on 127.0.0.1:9092 with the topics created, and dynalite, a DynamoDB API, on
-// 127.0.0.1:4566 with the table created. Ctrl-C or SIGTERM stops both. No Docker needed.
+// Command devstack runs the embedded local stack (package devenv) in the foreground: a
+// Kafka-protocol broker (kfake) on 127.0.0.1:9092 with the topics created, and dynalite, a
+// DynamoDB API, on 127.0.0.1:4566 with the table created. Ctrl-C or SIGTERM stops both. No
+// Docker needed.
 package main
 
 import (
@@ -15,13 +16,6 @@ import (
 
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
-	"github.com/ankitamadan/patient-profile/internal/store"
-)
-
-const (
-	kafkaPort  = 9092
-	ddbPort    = 4566
-	partitions = 6
 )
 
 func main() {
@@ -37,41 +31,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 1 {
 		return fmt.Errorf("unexpected arguments %q", args[1:])
 	}
-	// The same variables, with the same defaults, as the consumer reads, so the stack creates
-	// exactly the topics and table the services will look for.
-	cfg, err := config.LoadConsumer()
+	cfg, err := config.LoadDevStack()
 	if err != nil {
 		return err
 	}
-
-	kafka, err := devenv.StartKafka(kafkaPort, partitions, "", []string{cfg.Topic, cfg.DLQTopic})
-	if err != nil {
-		return err
-	}
-	defer kafka.Close()
-
-	ddb, err := devenv.StartDynalite(ctx, ddbPort, os.Getenv("DYNALITE_DATA"), prefixed(stdout, "dynalite | "))
-	if err != nil {
-		return err
-	}
-	defer ddb.Stop()
-
-	cfg.Store.Host = ddb.Endpoint()
-	client, err := store.NewClient(ctx, cfg.Store)
-	if err != nil {
-		return err
-	}
-	tableCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := store.CreateTable(tableCtx, client, cfg.Table); err != nil {
+	s, err := devenv.StartStack(startCtx, prefixed(stdout, "dynalite | "), devenv.NewOptions(cfg))
+	if err != nil {
 		return err
 	}
+	defer s.Close()
 
-	fmt.Fprintf(stdout, "devstack ready\n"+
-		"  kafka     %s  topics %s, %s (%d partitions each)\n"+
-		"  dynamodb  %s  table %s\n"+
-		"Ctrl-C stops both.\n",
-		strings.Join(kafka.ListenAddrs(), ","), cfg.Topic, cfg.DLQTopic, partitions, ddb.Endpoint(), cfg.Table)
+	fmt.Fprintf(stdout, "devstack ready\n%sCtrl-C stops both.\n", s.Describe())
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "devstack stopping")
 	return nil

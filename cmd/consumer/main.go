@@ -18,10 +18,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ankitamadan/patient-profile/internal/api"
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/consumer"
+	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
@@ -46,28 +46,30 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	client, err := store.NewClient(ctx, cfg.Store)
+	client, err := store.NewClient(ctx, cfg.Host, cfg.Region)
 	if err != nil {
 		return err
 	}
 	profiles := store.New(client, cfg.Table)
-	cluster, err := broker.NewCluster(cfg.Kafka)
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
 	if err != nil {
 		return err
 	}
+	drainTimeout, closeTimeout := cfg.ShutdownBudget()
 	reader := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
 	dlq := broker.NewDeadLetters(cluster, cfg.DLQTopic)
 	c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
-		CommitInterval: cfg.CommitInterval,
-		AttemptTimeout: cfg.Store.Timeout,
-		MaxBackoff:     cfg.RetryMaxBackoff,
-		// Three quarters of the bound for the work in flight and the last commit, the rest for
-		// leaving the group and closing connections.
-		ShutdownTimeout: cfg.ShutdownTimeout * 3 / 4,
+		CommitInterval:  cfg.CommitInterval,
+		AttemptTimeout:  cfg.Store.Timeout,
+		MaxBackoff:      cfg.RetryMaxBackoff,
+		ShutdownTimeout: drainTimeout,
+		Permanent:       store.IsRejected,
 	})
 
+	reg := ops.NewRegistry()
+	ops.RegisterConsumer(reg, c.Stats)
 	srv := &http.Server{
-		Handler:           api.NewOpsHandler(newRegistry(c), broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
+		Handler:           ops.NewHandler(logger, reg, nil, broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -94,7 +96,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if runErr == nil {
 		runErr = c.Run(ctx)
 	}
-	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout/4)
+	closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	closeErr := closeAll(closeCtx, reader, dlq)
 	_ = srv.Shutdown(closeCtx)

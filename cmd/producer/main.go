@@ -20,6 +20,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/api"
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/ops"
 )
 
 func main() {
@@ -43,13 +44,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	cluster, err := broker.NewCluster(cfg.Kafka)
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
 	if err != nil {
 		return err
 	}
 	pub := broker.NewPublisher(cluster, cfg.Topic)
 	srv := &http.Server{
-		Handler:           api.NewHandler(logger, pub, broker.NewPinger(cluster, cfg.Topic), cfg.PublishTimeout, api.NewRegistry()),
+		Handler: ops.NewHandler(logger, ops.NewRegistry(), api.NewHandler(logger, pub, cfg.PublishTimeout),
+			broker.NewPinger(cluster, cfg.Topic)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      cfg.PublishTimeout + 10*time.Second,

@@ -1,9 +1,5 @@
-// Command soak is the convergence test behind `make soak`: it publishes an adversarial stream
-// (shuffled, duplicated, tied timestamps, mixed offsets and fraction widths, poison), runs the
-// real consumer binary, SIGKILLs it at random points, runs several at once and kills one, and
-// when the group has caught up compares every row with the newest event per patient and the
-// dead-letter topic with the poison sent. It prints one line and exits non-zero on any
-// difference.
+// Command soak runs the convergence test behind `make soak` (package soak) at the size its flags
+// say, prints one line, and exits non-zero on any difference from exact convergence.
 package main
 
 import (
@@ -16,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ankitamadan/patient-profile/internal/e2e"
+	"github.com/ankitamadan/patient-profile/internal/soak"
 )
 
 func main() {
@@ -31,7 +27,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stop()
 
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	cfg := e2e.SoakConfig{Progress: stderr}
+	cfg := soak.Config{Progress: stderr}
 	fs.IntVar(&cfg.Patients, "patients", 2000, "patients")
 	fs.IntVar(&cfg.Events, "events", 20000, "valid events in all, duplicates included")
 	fs.IntVar(&cfg.Poison, "poison", 25, "poison messages")
@@ -55,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "soak: seed %d\n", cfg.Seed)
 
-	res, err := e2e.Soak(ctx, cfg)
+	res, err := soak.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -41,12 +41,8 @@ func (f *fakePublisher) Publish(ctx context.Context, e profile.Event) error {
 	return nil
 }
 
-type fakePinger struct{ err error }
-
-func (f fakePinger) Ping(context.Context) error { return f.err }
-
 func newTestHandler(pub *fakePublisher, timeout time.Duration) http.Handler {
-	return NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, fakePinger{}, timeout, NewRegistry())
+	return NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, timeout)
 }
 
 func post(t *testing.T, h http.Handler, body string) *httptest.ResponseRecorder {
@@ -173,31 +169,6 @@ func TestPostProfileBrokerDown(t *testing.T) {
 	}
 }
 
-func TestHealth(t *testing.T) {
-	tests := []struct {
-		name       string
-		path       string
-		ready      error
-		wantStatus int
-	}{
-		{"healthz ignores dependencies", "/healthz", errors.New("down"), http.StatusOK},
-		{"readyz when the dependency answers", "/readyz", nil, http.StatusOK},
-		{"readyz when it does not", "/readyz", errors.New("kafka metadata: connection refused"), http.StatusServiceUnavailable},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for name, h := range map[string]http.Handler{
-				"producer": NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{}, fakePinger{tt.ready}, time.Second, NewRegistry()),
-				"consumer": NewOpsHandler(NewRegistry(), fakePinger{tt.ready}),
-			} {
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
-				assert.Equal(t, tt.wantStatus, rec.Code, name)
-			}
-		})
-	}
-}
-
 func TestStampNeverRepeatsOrGoesBack(t *testing.T) {
 	base := time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
 	readings := []time.Time{base, base, base.Add(-time.Hour), base.Add(time.Millisecond), base.Add(time.Millisecond)}
@@ -214,40 +185,9 @@ func TestStampNeverRepeatsOrGoesBack(t *testing.T) {
 	}
 }
 
-func TestMetrics(t *testing.T) {
-	h := newTestHandler(&fakePublisher{}, time.Second)
-	post(t, h, `{"PatientId":"1"}`)
-	post(t, h, `{"PatientId":"1"}`)
-	post(t, h, `{"PatientId":""}`)
-	failing := NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{err: errors.New("down")}, fakePinger{}, time.Second, NewRegistry())
-	post(t, failing, `{"PatientId":"1"}`)
-
-	for name, tt := range map[string]struct {
-		h    http.Handler
-		want []string
-	}{
-		"accepted and rejected": {h, []string{
-			`patient_profile_http_requests_total{code="201",route="/patientprofile"} 2`,
-			`patient_profile_http_requests_total{code="400",route="/patientprofile"} 1`,
-			`patient_profile_http_request_duration_seconds_count{route="/patientprofile"} 3`,
-			`go_goroutines `,
-		}},
-		"broker down": {failing, []string{`patient_profile_http_requests_total{code="503",route="/patientprofile"} 1`}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			tt.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-			require.Equal(t, http.StatusOK, rec.Code)
-			for _, w := range tt.want {
-				assert.Contains(t, rec.Body.String(), w)
-			}
-		})
-	}
-}
-
 // The handler's own cost per request, without the broker: decode, validate, stamp, encode.
 func BenchmarkPostProfile(b *testing.B) {
-	h := NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{}, fakePinger{}, time.Second, NewRegistry())
+	h := newTestHandler(&fakePublisher{}, time.Second)
 	body := `{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`
 	b.ReportAllocs()
 	for b.Loop() {

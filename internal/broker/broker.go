@@ -29,8 +29,10 @@ const (
 	HeaderValueDropped = "dlq-value-dropped"
 )
 
-// newWriter returns a Writer for synchronous publishing from a request or a consumer loop.
-func newWriter(c Cluster, topic string) *kafka.Writer {
+// NewWriter returns the Writer every publisher here uses, for synchronous publishing from a
+// request or a consumer loop. Tests and tools that publish raw values use it too, so they place
+// keys and wait for acks exactly as the services do.
+func NewWriter(c Cluster, topic string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:  kafka.TCP(c.Brokers...),
 		Topic: topic,
@@ -57,7 +59,7 @@ type Publisher struct {
 // NewPublisher returns a Publisher for the topic. It shares one Writer (and so one set of
 // connections) across all requests.
 func NewPublisher(c Cluster, topic string) *Publisher {
-	return &Publisher{w: newWriter(c, topic)}
+	return &Publisher{w: NewWriter(c, topic)}
 }
 
 // Publish writes e keyed by its PatientId and returns once every in-sync replica has it.
@@ -82,7 +84,7 @@ type DeadLetters struct {
 
 // NewDeadLetters returns a DeadLetters for the topic.
 func NewDeadLetters(c Cluster, topic string) *DeadLetters {
-	return &DeadLetters{w: newWriter(c, topic)}
+	return &DeadLetters{w: NewWriter(c, topic)}
 }
 
 // Send copies m to the dead-letter topic, with its key, value and headers, and headers that say

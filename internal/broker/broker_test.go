@@ -1,4 +1,4 @@
-package broker
+package broker_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +20,7 @@ import (
 // franz-go's, and librdkafka's murmur2_random) is murmur2: a patient must land on the same
 // partition whoever publishes, or its events lose their order in Kafka.
 func TestWriterPlacesKeysLikeTheJavaClients(t *testing.T) {
-	w := newWriter(Cluster{Brokers: []string{"localhost:9092"}}, "t")
+	w := broker.NewWriter(broker.Cluster{Brokers: []string{"localhost:9092"}}, "t")
 	java := kgo.StickyKeyPartitioner(nil).ForTopic("t") // franz-go's murmur2, written to match Java's
 	for _, n := range []int{1, 6, 12, 50} {
 		partitions := make([]int, n)
@@ -37,7 +39,7 @@ func TestWriterPlacesKeysLikeTheJavaClients(t *testing.T) {
 // The zero-value Writer promises nothing (acks none) and waits a second per request; these are
 // the settings the README's guarantees rest on.
 func TestWriterSettings(t *testing.T) {
-	w := newWriter(Cluster{Brokers: []string{"localhost:9092"}}, "t")
+	w := broker.NewWriter(broker.Cluster{Brokers: []string{"localhost:9092"}}, "t")
 	assert.Equal(t, kafka.RequireAll, w.RequiredAcks)
 	assert.Less(t, w.BatchTimeout, 10*time.Millisecond)
 	assert.False(t, w.AllowAutoTopicCreation)
@@ -45,30 +47,26 @@ func TestWriterSettings(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
+	devenvtest.SkipIfShort(t)
 	// A broker that creates topics on demand, as Apache Kafka does by default.
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, "present"))
 	require.NoError(t, err)
 	defer c.Close()
-	cluster := Cluster{Brokers: c.ListenAddrs()}
+	cluster := broker.Cluster{Brokers: c.ListenAddrs()}
 	ctx := context.Background()
 
-	assert.NoError(t, NewPinger(cluster, "present").Ping(ctx))
+	assert.NoError(t, broker.NewPinger(cluster, "present").Ping(ctx))
 
-	missing := NewPinger(cluster, "present", "mistyped")
+	missing := broker.NewPinger(cluster, "present", "mistyped")
 	assert.ErrorContains(t, missing.Ping(ctx), "mistyped")
 	assert.ErrorContains(t, missing.Ping(ctx), "mistyped", "the first ping must not have created the topic")
 
 	c.Close()
-	assert.Error(t, NewPinger(cluster, "present").Ping(ctx), "a stopped broker is not ready")
+	assert.Error(t, broker.NewPinger(cluster, "present").Ping(ctx), "a stopped broker is not ready")
 }
 
 func TestDeadLetters(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
+	devenvtest.SkipIfShort(t)
 	tests := []struct {
 		name        string
 		value       []byte
@@ -83,7 +81,7 @@ func TestDeadLetters(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "dlq"))
 			require.NoError(t, err)
 			defer c.Close()
-			dl := NewDeadLetters(Cluster{Brokers: c.ListenAddrs()}, "dlq")
+			dl := broker.NewDeadLetters(broker.Cluster{Brokers: c.ListenAddrs()}, "dlq")
 			defer dl.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -102,11 +100,11 @@ func TestDeadLetters(t *testing.T) {
 			}
 			assert.Equal(t, "p1", string(got.Key))
 			assert.Equal(t, tt.wantValue, got.Value)
-			assert.Equal(t, tt.wantDropped, headers[HeaderValueDropped])
-			delete(headers, HeaderValueDropped)
+			assert.Equal(t, tt.wantDropped, headers[broker.HeaderValueDropped])
+			delete(headers, broker.HeaderValueDropped)
 			assert.Equal(t, map[string]string{
-				"trace": "abc", HeaderError: "decode event: PatientId: missing or empty",
-				HeaderTopic: "events", HeaderPartition: "4", HeaderOffset: "77",
+				"trace": "abc", broker.HeaderError: "decode event: PatientId: missing or empty",
+				broker.HeaderTopic: "events", broker.HeaderPartition: "4", broker.HeaderOffset: "77",
 			}, headers)
 		})
 	}

@@ -11,8 +11,6 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
-
-	"github.com/ankitamadan/patient-profile/internal/config"
 )
 
 // Cluster says how to reach the brokers: where, and with which TLS and SASL settings. Every
@@ -23,9 +21,20 @@ type Cluster struct {
 	SASL    sasl.Mechanism
 }
 
-// NewCluster builds a Cluster from the settings, loading the CA file if one is given.
-func NewCluster(c config.Kafka) (Cluster, error) {
-	cl := Cluster{Brokers: c.Brokers}
+// Security is how to authenticate to the brokers and encrypt the connections. The zero value is
+// plaintext without authentication.
+type Security struct {
+	// TLS encrypts connections, verified against the system's roots or, if set, the PEM
+	// certificates in TLSCAFile.
+	TLS       bool
+	TLSCAFile string
+	// SASLMechanism is empty (no authentication), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	SASLMechanism, SASLUsername, SASLPassword string
+}
+
+// NewCluster returns a Cluster for the brokers, loading the CA file if one is given.
+func NewCluster(brokers []string, c Security) (Cluster, error) {
+	cl := Cluster{Brokers: brokers}
 	if c.TLS {
 		cl.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.TLSCAFile != "" {

@@ -20,6 +20,12 @@ import (
 type Kafka struct {
 	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092"`
 	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated"`
+	KafkaSecurity
+}
+
+// KafkaSecurity has the fields of broker.Security, in the same order, so that the binaries pass
+// it on with a conversion: broker.Security(cfg.KafkaSecurity).
+type KafkaSecurity struct {
 	// TLS encrypts connections to the brokers, verified against the system's roots or, if set,
 	// the PEM certificates in TLSCAFile.
 	TLS       bool   `envconfig:"KAFKA_TLS" default:"false"`
@@ -78,7 +84,7 @@ func LoadProducer() (Producer, error) {
 	}
 	c.Brokers = cleanList(c.Brokers)
 	return c, firstError(
-		checkPort(c.Port),
+		checkPort("SERVER_PORT", c.Port),
 		c.Kafka.check(),
 		positive("PUBLISH_TIMEOUT", c.PublishTimeout),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
@@ -93,9 +99,41 @@ func LoadConsumer() (Consumer, error) {
 	if err := process(&c); err != nil {
 		return c, err
 	}
-	c.Brokers = cleanList(c.Brokers)
+	return c, c.check()
+}
+
+// DevStack configures the embedded stack (`make run`, `make local-dev-stack`). It reads the
+// consumer's variables too, so that the stack creates exactly the topics and the table the
+// services will look for.
+type DevStack struct {
+	Consumer
+	KafkaPort    int `envconfig:"DEVSTACK_KAFKA_PORT" default:"9092"`
+	DynamoDBPort int `envconfig:"DEVSTACK_DDB_PORT" default:"4566"`
+	// DynaliteData, if set, is a directory where dynalite keeps the table across restarts;
+	// empty keeps it in memory.
+	DynaliteData string `envconfig:"DYNALITE_DATA"`
+	// DynaliteBin, if set, is the dynalite command to run instead of the one npm ci installs
+	// in devstack/.
+	DynaliteBin string `envconfig:"DYNALITE_BIN"`
+}
+
+// LoadDevStack reads the embedded stack's settings. Its error is one line naming the variable.
+func LoadDevStack() (DevStack, error) {
+	var c DevStack
+	if err := process(&c); err != nil {
+		return c, err
+	}
 	return c, firstError(
-		checkPort(c.Port),
+		c.Consumer.check(),
+		checkPort("DEVSTACK_KAFKA_PORT", c.KafkaPort),
+		checkPort("DEVSTACK_DDB_PORT", c.DynamoDBPort),
+	)
+}
+
+func (c *Consumer) check() error {
+	c.Brokers = cleanList(c.Brokers)
+	return firstError(
+		checkPort("SERVER_PORT", c.Port),
 		c.Kafka.check(),
 		nonEmpty("CONSUMER_GROUP", c.Group),
 		nonEmpty("DLQ_TOPIC", c.DLQTopic),
@@ -105,10 +143,18 @@ func LoadConsumer() (Consumer, error) {
 		positive("DDB_TIMEOUT", c.Store.Timeout),
 		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
-		// A store write in flight at SIGTERM must have time to finish and be committed: the
-		// consumer gives its work three quarters of SHUTDOWN_TIMEOUT.
 		atMostHalf("DDB_TIMEOUT", c.Store.Timeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)
+}
+
+// ShutdownBudget splits SHUTDOWN_TIMEOUT, the consumer's whole bound on a graceful stop. Three
+// quarters go to draining: the store writes in flight finish (each within DDB_TIMEOUT, which
+// LoadConsumer keeps to at most half of the whole, so at least a quarter is left for it) and the
+// last commit is made. The rest goes to leaving the group and closing connections, so that the
+// other members take this one's partitions at once instead of after a session timeout.
+func (c Consumer) ShutdownBudget() (drain, close time.Duration) {
+	drain = c.ShutdownTimeout * 3 / 4
+	return drain, c.ShutdownTimeout - drain
 }
 
 // firstError keeps the promise of a one-line message when several settings are wrong.
@@ -167,9 +213,9 @@ func (k Kafka) check() error {
 	return nonEmpty("TOPIC_NAME", k.Topic)
 }
 
-func checkPort(p int) error {
+func checkPort(key string, p int) error {
 	if p < 1 || p > 65535 {
-		return fmt.Errorf("config: SERVER_PORT=%d must be between 1 and 65535", p)
+		return fmt.Errorf("config: %s=%d must be between 1 and 65535", key, p)
 	}
 	return nil
 }

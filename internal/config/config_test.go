@@ -110,3 +110,34 @@ func TestLoadConsumerNamesTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadDevStack(t *testing.T) {
+	t.Setenv("TOPIC_NAME", "mine")
+	t.Setenv("DYNALITE_DATA", "/tmp/ddb")
+	c, err := config.LoadDevStack()
+	require.NoError(t, err)
+	assert.Equal(t, "mine", c.Topic, "the stack creates the topic the services are told to use")
+	assert.Equal(t, "patient.profile.updated.dlq", c.DLQTopic)
+	assert.Equal(t, "patient-profile", c.Table)
+	assert.Equal(t, 9092, c.KafkaPort)
+	assert.Equal(t, 4566, c.DynamoDBPort)
+	assert.Equal(t, "/tmp/ddb", c.DynaliteData)
+
+	t.Setenv("DEVSTACK_KAFKA_PORT", "0")
+	_, err = config.LoadDevStack()
+	assert.ErrorContains(t, err, "DEVSTACK_KAFKA_PORT=0")
+}
+
+func TestShutdownBudget(t *testing.T) {
+	for _, total := range []time.Duration{10 * time.Second, 3 * time.Second, time.Minute} {
+		t.Run(total.String(), func(t *testing.T) {
+			t.Setenv("SHUTDOWN_TIMEOUT", total.String())
+			t.Setenv("DDB_TIMEOUT", (total / 2).String())
+			c, err := config.LoadConsumer()
+			require.NoError(t, err)
+			drain, closing := c.ShutdownBudget()
+			assert.Equal(t, total, drain+closing, "the parts add up to the whole bound")
+			assert.Greater(t, drain-c.Timeout, closing/2, "a write in flight leaves time for the final commit")
+		})
+	}
+}

@@ -31,8 +31,7 @@ type fetcher interface {
 }
 
 // profileWriter applies an event under the ordering rule. It reports false, nil when the stored
-// profile is already as new or newer. An error wrapping store.ErrRejected is permanent; any
-// other error is transient.
+// profile is already as new or newer. Config.Permanent says which of its errors are permanent.
 type profileWriter interface {
 	Put(ctx context.Context, e profile.Event) (bool, error)
 }
@@ -53,6 +52,10 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight work and the last commit once Run's context
 	// is cancelled.
 	ShutdownTimeout time.Duration
+	// Permanent tells a store error that no retry can cure (the store refuses the event for what
+	// it is) from one that may pass later. A permanent error dead-letters the event; any other is
+	// retried in place. Nil means every error is transient.
+	Permanent func(error) bool
 }
 
 // Stats counts outcomes since the consumer started.
@@ -74,6 +77,9 @@ type Consumer struct {
 
 // New returns a Consumer.
 func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLetterer, cfg Config) *Consumer {
+	if cfg.Permanent == nil {
+		cfg.Permanent = never
+	}
 	return &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
 		offsets: newOffsets()}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
-	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
 // fakeReader hands out msgs in order, then blocks like a reader with nothing to fetch. It
@@ -114,7 +113,12 @@ func eventMsg(t *testing.T, partition int, offset int64, e profile.Event) kafka.
 	return msg(t, partition, offset, string(b))
 }
 
-var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second}
+// errRejected stands for the store's permanent errors; testConfig tells the loop so, as the
+// consumer binary does with store.IsRejected.
+var errRejected = errors.New("rejected by the store")
+
+var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second,
+	Permanent: func(err error) bool { return errors.Is(err, errRejected) }}
 
 // runUntil runs the consumer until cond holds (or a deadline passes), then stops it and returns
 // Run's error once it has returned.
@@ -138,7 +142,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func TestConsumerOutcomes(t *testing.T) {
 	transient := errors.New("dial tcp 127.0.0.1:4566: connection refused")
-	rejected := fmt.Errorf("put profile 1: %w: ValidationException: item too large", store.ErrRejected)
+	rejected := fmt.Errorf("put profile 1: %w: ValidationException: item too large", errRejected)
 
 	tests := []struct {
 		name         string

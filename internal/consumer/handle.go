@@ -11,7 +11,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
-	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
 // handle brings one message to a final outcome: applied, stale (or duplicate), or
@@ -24,16 +23,16 @@ func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
 		return c.deadLetter(ctx, m, err)
 	}
 	var applied bool
-	err = c.retry(ctx, m, "put", rejected, func(ctx context.Context) error {
+	err = c.retry(ctx, m, "put", c.cfg.Permanent, func(ctx context.Context) error {
 		var err error
 		applied, err = c.store.Put(ctx, e)
 		return err
 	})
 	switch {
-	case errors.Is(err, store.ErrRejected):
-		return c.deadLetter(ctx, m, err)
-	case err != nil:
+	case errors.Is(err, errShutdown):
 		return err
+	case err != nil:
+		return c.deadLetter(ctx, m, err)
 	case applied:
 		c.applied.Add(1)
 	default:
@@ -56,11 +55,9 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 	return nil
 }
 
-// rejected and never tell retry which errors are permanent: for a store write, those wrapping
-// store.ErrRejected; for a dead-letter publish, none, because giving up on it would lose the
+// never is the permanence filter of a dead-letter publish: giving up on one would lose the
 // event.
-func rejected(err error) bool { return errors.Is(err, store.ErrRejected) }
-func never(error) bool        { return false }
+func never(error) bool { return false }
 
 // retry calls fn until it succeeds, fails permanently, or ctx is cancelled. Each attempt gets
 // AttemptTimeout and is not cut short by ctx, so a write in flight at shutdown completes rather

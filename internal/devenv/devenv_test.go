@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
@@ -33,7 +32,7 @@ func TestDynaliteSurvivesAClientGoingAwayMidRequest(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client, err := store.NewClient(ctx, config.Store{Host: d.Endpoint()})
+	client, err := store.NewClient(ctx, d.Endpoint(), "")
 	require.NoError(t, err)
 	assert.NoError(t, store.CreateTable(ctx, client, "still-serving"), "dynalite died")
 }

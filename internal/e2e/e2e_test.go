@@ -16,7 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/soak"
 )
 
 func TestPostTravelsToTheTable(t *testing.T) {
@@ -83,7 +87,7 @@ func TestOutOfOrderEventsConvergeToTheNewest(t *testing.T) {
 			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(v, id))})
 		}
 	}
-	w := NewWriter(s.Brokers, s.Topic)
+	w := broker.NewWriter(s.Cluster(), s.Topic)
 	require.NoError(t, w.WriteMessages(context.Background(), msgs...))
 	require.NoError(t, w.Close())
 
@@ -117,14 +121,14 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		got, err = Assignments(ctx, s.Brokers, s.Group, s.Topic)
+		got, err = devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
 		return err == nil && len(got) == 2 && len(got[0]) > 0 && len(got[1]) > 0
 	}, 30*time.Second, 100*time.Millisecond, "assignments: %v", got)
 	all := slices.Concat(got...)
 	slices.Sort(all)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, all, "every partition is held by exactly one member")
 
-	w := NewWriter(s.Brokers, s.Topic)
+	w := broker.NewWriter(s.Cluster(), s.Topic)
 	defer w.Close()
 	var msgs []kafka.Message
 	for i := range 200 {
@@ -145,16 +149,14 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 // consumer processes SIGKILLed at random points, several at once with one killed, over an
 // adversarial stream.
 func TestSoak(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
+	devenvtest.SkipIfShort(t)
 	logs := newLogs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 
-	res, err := Soak(ctx, SoakConfig{
+	res, err := soak.Run(ctx, soak.Config{
 		Patients: 150, Events: 1500, Poison: 12, Kills: 2, Consumers: 2,
 		Seed: seed, ConsumerBin: bins["consumer"], Logs: logs,
 	})

@@ -1,3 +1,6 @@
+// Package e2e's tests drive the real binaries against the embedded stack (package devenv): they
+// build them, run them as child processes, stop or kill them and the stack's pieces, and check
+// what clients, the broker and the table see.
 package e2e
 
 import (
@@ -5,9 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 )
 
 // bins holds the binaries under test, built once, with the race detector.
@@ -31,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	err = Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer")
+	err = devenv.Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer")
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -71,38 +73,20 @@ func newLogs(t *testing.T) *logBuffer {
 	return l
 }
 
-func startStack(t *testing.T, logs *logBuffer) *Stack {
+func startStack(t *testing.T, logs *logBuffer, opts ...func(*devenv.Options)) *devenv.Stack {
 	t.Helper()
-	return startStackWith(t, logs, StackOptions{})
-}
-
-func startStackWith(t *testing.T, logs *logBuffer, opts StackOptions) *Stack {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := StartStack(ctx, logs, opts)
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
-	return s
+	return devenvtest.Stack(t, logs, opts...)
 }
 
 // start runs a binary for the rest of the test and waits until it answers /healthz on port.
-func start(t *testing.T, name string, env []string, port int, logs *logBuffer) *Process {
+func start(t *testing.T, name string, env []string, port int, logs *logBuffer) *devenv.Process {
 	t.Helper()
-	p, err := Start(name, bins[name], env, logs)
+	p, err := devenv.Start(name, bins[name], env, logs)
 	require.NoError(t, err)
 	t.Cleanup(p.Kill)
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 20*time.Millisecond, "%s did not answer /healthz", name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, devenv.WaitHealthy(ctx, p, port))
 	return p
 }
 
@@ -114,26 +98,7 @@ func freePort(t *testing.T) int {
 }
 
 // waitNoLag waits until the group has committed every message of the topic.
-func waitNoLag(t *testing.T, s *Stack, within time.Duration) {
+func waitNoLag(t *testing.T, s *devenv.Stack, within time.Duration) {
 	t.Helper()
-	var last int64 = -1
-	var lastErr error
-	ok := assertEventually(within, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		last, lastErr = Lag(ctx, s.Brokers, s.Group, s.Topic)
-		return lastErr == nil && last == 0
-	})
-	require.True(t, ok, "group still has lag %d (err %v) after %s", last, lastErr, within)
-}
-
-func assertEventually(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return cond()
+	require.NoError(t, s.WaitNoLag(context.Background(), within))
 }

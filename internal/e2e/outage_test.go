@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -39,9 +41,9 @@ func status(port int, path string) int {
 }
 
 // versions publishes one event per patient, all at version v (a later v is newer).
-func publishVersion(t *testing.T, s *Stack, patients, v int) {
+func publishVersion(t *testing.T, s *devenv.Stack, patients, v int) {
 	t.Helper()
-	w := NewWriter(s.Brokers, s.Topic)
+	w := broker.NewWriter(s.Cluster(), s.Topic)
 	defer w.Close()
 	var msgs []kafka.Message
 	for i := range patients {
@@ -57,7 +59,7 @@ func publishVersion(t *testing.T, s *Stack, patients, v int) {
 }
 
 // atVersion reports whether every patient's row is at version v.
-func atVersion(s *Stack, patients, v int) bool {
+func atVersion(s *devenv.Stack, patients, v int) bool {
 	n := 0
 	err := s.Store.Scan(context.Background(), func(e profile.Event) {
 		if e.FirstName == "v"+strconv.Itoa(v) {
@@ -67,18 +69,18 @@ func atVersion(s *Stack, patients, v int) bool {
 	return err == nil && n == patients
 }
 
-func lag(t *testing.T, s *Stack) int64 {
+func lag(t *testing.T, s *devenv.Stack) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := Lag(ctx, s.Brokers, s.Group, s.Topic)
+	n, err := devenv.Lag(ctx, s.Brokers, s.Group, s.Topic)
 	require.NoError(t, err)
 	return n
 }
 
 func TestProducerBrokerOutage(t *testing.T) {
 	logs := newLogs(t)
-	s := startStackWith(t, logs, StackOptions{KafkaDataDir: t.TempDir()})
+	s := startStack(t, logs, func(o *devenv.Options) { o.KafkaDataDir = t.TempDir() })
 	port := freePort(t)
 	start(t, "producer", s.ProducerEnv(port, "PUBLISH_TIMEOUT=1s"), port, logs)
 
@@ -123,7 +125,7 @@ func TestProducerBrokerOutage(t *testing.T) {
 	t.Run("every 201 is in the topic", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		msgs, err := ReadAll(ctx, s.Brokers, s.Topic)
+		msgs, err := devenv.ReadAll(ctx, s.Brokers, s.Topic)
 		require.NoError(t, err)
 		keys := map[string]bool{}
 		for _, m := range msgs {
@@ -136,7 +138,7 @@ func TestProducerBrokerOutage(t *testing.T) {
 
 func TestConsumerBrokerOutage(t *testing.T) {
 	logs := newLogs(t)
-	s := startStackWith(t, logs, StackOptions{KafkaDataDir: t.TempDir()})
+	s := startStack(t, logs, func(o *devenv.Options) { o.KafkaDataDir = t.TempDir() })
 	port := freePort(t)
 	consumer := start(t, "consumer", s.ConsumerEnv(port), port, logs)
 
@@ -161,17 +163,17 @@ func TestConsumerBrokerOutage(t *testing.T) {
 func TestStoreOutage(t *testing.T) {
 	tests := []struct {
 		name        string
-		stop, start func(t *testing.T, s *Stack)
+		stop, start func(t *testing.T, s *devenv.Stack)
 	}{
 		{
 			name:  "hung (SIGSTOP)",
-			stop:  func(t *testing.T, s *Stack) { require.NoError(t, s.Dynalite.Pause()) },
-			start: func(t *testing.T, s *Stack) { require.NoError(t, s.Dynalite.Resume()) },
+			stop:  func(t *testing.T, s *devenv.Stack) { require.NoError(t, s.Dynalite.Pause()) },
+			start: func(t *testing.T, s *devenv.Stack) { require.NoError(t, s.Dynalite.Resume()) },
 		},
 		{
 			name: "down (stopped, then started again on its data)",
-			stop: func(t *testing.T, s *Stack) { s.Dynalite.Stop() },
-			start: func(t *testing.T, s *Stack) {
+			stop: func(t *testing.T, s *devenv.Stack) { s.Dynalite.Stop() },
+			start: func(t *testing.T, s *devenv.Stack) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
 				require.NoError(t, s.StartDynalite(ctx))
@@ -181,7 +183,7 @@ func TestStoreOutage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := newLogs(t)
-			s := startStackWith(t, logs, StackOptions{DynaliteDataDir: t.TempDir()})
+			s := startStack(t, logs, func(o *devenv.Options) { o.DynaliteDataDir = t.TempDir() })
 			port := freePort(t)
 			consumer := start(t, "consumer", s.ConsumerEnv(port), port, logs)
 
@@ -239,7 +241,7 @@ func TestProducerShutdown(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := ReadAll(ctx, s.Brokers, s.Topic)
+	msgs, err := devenv.ReadAll(ctx, s.Brokers, s.Topic)
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "in-flight", string(msgs[0].Key))
@@ -265,7 +267,7 @@ func TestConsumerShutdown(t *testing.T) {
 		assert.Equal(t, int64(0), lag(t, s), "the final commit covers everything applied")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		members, err := Assignments(ctx, s.Brokers, s.Group, s.Topic)
+		members, err := devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
 		require.NoError(t, err)
 		assert.Empty(t, members, "the consumer left the group")
 	})

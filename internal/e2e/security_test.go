@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -47,11 +48,13 @@ func selfSigned(t *testing.T) (tls.Certificate, string) {
 func TestTLSAndSASL(t *testing.T) {
 	logs := newLogs(t)
 	cert, caFile := selfSigned(t)
-	s := startStackWith(t, logs, StackOptions{KafkaOpts: []kfake.Opt{
-		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
-		kfake.EnableSASL(),
-		kfake.Superuser("SCRAM-SHA-512", "svc", "s3cret"),
-	}})
+	s := startStack(t, logs, func(o *devenv.Options) {
+		o.KafkaOpts = []kfake.Opt{
+			kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
+			kfake.EnableSASL(),
+			kfake.Superuser("SCRAM-SHA-512", "svc", "s3cret"),
+		}
+	})
 	secure := []string{"KAFKA_TLS=true", "KAFKA_TLS_CA_FILE=" + caFile,
 		"KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "KAFKA_SASL_USERNAME=svc", "KAFKA_SASL_PASSWORD=s3cret"}
 

@@ -29,7 +29,7 @@ func TestRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, rejected(tt.err))
+			assert.Equal(t, tt.want, refusedForWhatItIs(tt.err))
 		})
 	}
 }

@@ -16,13 +16,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
 // ErrRejected marks a write the store refuses for what it is (a validation error, an item too
 // large), not for how the store is doing: retrying it can never succeed.
 var ErrRejected = errors.New("rejected by the store")
+
+// IsRejected reports whether err is permanent: a write the store refuses for what it is. Every
+// other error is transient (throttling, 5xx, timeouts, a missing table or permission that a
+// person can fix), so a caller that retries catches up by itself once the cause is gone.
+func IsRejected(err error) bool { return errors.Is(err, ErrRejected) }
 
 // Item attributes. OrderKey is what the condition compares; UpdatedAt is for people.
 const (
@@ -55,21 +59,22 @@ func New(client *dynamodb.Client, table string) *Table {
 	return &Table{client: client, table: table}
 }
 
-// NewClient builds a DynamoDB client. With cfg.Host set it talks to that endpoint (dynalite,
-// LocalStack) with static dummy credentials, so it never probes for real ones; otherwise it uses
-// the AWS default credential chain and region, for real DynamoDB.
+// NewClient builds a DynamoDB client. With endpoint set it talks to that URL (dynalite,
+// LocalStack) with static dummy credentials, so it never probes for real ones, and in us-east-1
+// unless region says otherwise; with endpoint empty it uses the AWS default credential chain and
+// region (region, if set, overrides the latter), for real DynamoDB.
 //
 // The SDK's own retries are off: the consumer retries in place with its own backoff, and one
 // policy is easier to reason about than two stacked ones.
-func NewClient(ctx context.Context, cfg config.Store) (*dynamodb.Client, error) {
+func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
 	}
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
 	}
-	if cfg.Host != "" {
-		if cfg.Region == "" {
+	if endpoint != "" {
+		if region == "" {
 			opts = append(opts, awsconfig.WithRegion("us-east-1"))
 		}
 		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
@@ -79,8 +84,8 @@ func NewClient(ctx context.Context, cfg config.Store) (*dynamodb.Client, error) 
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
 	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if cfg.Host != "" {
-			o.BaseEndpoint = aws.String(cfg.Host)
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
 		}
 	}), nil
 }
@@ -102,18 +107,18 @@ func (t *Table) Put(ctx context.Context, e profile.Event) (bool, error) {
 		return true, nil
 	case errors.As(err, &ccf):
 		return false, nil
-	case rejected(err):
+	case refusedForWhatItIs(err):
 		return false, fmt.Errorf("put profile %s: %w: %w", e.PatientID, ErrRejected, err)
 	default:
 		return false, fmt.Errorf("put profile %s: %w", e.PatientID, err)
 	}
 }
 
-// rejected tells a request DynamoDB will refuse every time from one that may pass later.
+// refusedForWhatItIs tells a request DynamoDB will refuse every time from one that may pass later.
 // Anything not listed is treated as transient: a partition blocked until the store recovers (or
 // someone fixes a missing table or a permission) catches up by itself, while an event
 // dead-lettered by mistake needs a person to replay it.
-func rejected(err error) bool {
+func refusedForWhatItIs(err error) bool {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		return false

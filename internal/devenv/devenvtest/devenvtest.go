@@ -1,5 +1,5 @@
-// Package devenvtest starts the embedded stack's pieces for a test and stops them when it ends.
-// Integration tests use the real broker and the real store, never a mock of them.
+// Package devenvtest starts the embedded stack, or a piece of it, for a test and stops it when the
+// test ends. Integration tests use the real broker and the real store, never a mock of them.
 package devenvtest
 
 import (
@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
@@ -24,18 +23,36 @@ func SkipIfShort(t testing.TB) {
 	}
 }
 
+// Stack starts the whole stack on free ports, in memory unless an option says otherwise, and
+// stops it when the test ends. dynalite's output goes to logs.
+func Stack(t testing.TB, logs io.Writer, opts ...func(*devenv.Options)) *devenv.Stack {
+	t.Helper()
+	o := options(t)
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := devenv.StartStack(ctx, logs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
 // Dynalite spawns dynalite on a free port, in memory, and kills it when the test ends. Its
 // output goes to the test log only with -v.
 func Dynalite(t testing.TB) *devenv.Dynalite {
 	t.Helper()
-	SkipIfShort(t)
+	o := options(t)
 	var logs io.Writer = io.Discard
 	if testing.Verbose() {
 		logs = os.Stderr
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := devenv.StartDynalite(ctx, 0, "", logs)
+	d, err := devenv.StartDynalite(ctx, 0, "", o.DynaliteBin, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +65,7 @@ func Table(t testing.TB, d *devenv.Dynalite, table string) *dynamodb.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	client, err := store.NewClient(ctx, config.Store{Host: d.Endpoint(), Table: table})
+	client, err := store.NewClient(ctx, d.Endpoint(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,4 +73,14 @@ func Table(t testing.TB, d *devenv.Dynalite, table string) *dynamodb.Client {
 		t.Fatal(err)
 	}
 	return client
+}
+
+func options(t testing.TB) devenv.Options {
+	t.Helper()
+	SkipIfShort(t)
+	o, err := devenv.Ephemeral()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

@@ -1,4 +1,9 @@
-package e2e
+// Package soak is the convergence test behind `make soak` and e2e's TestSoak: an adversarial
+// stream (shuffled, duplicated, tied timestamps, mixed offsets and fraction widths, poison)
+// published straight to the topic, real consumer processes SIGKILLed at random points, and at the
+// end every row compared with the newest event per patient and the dead-letter topic with the
+// poison sent.
+package soak
 
 import (
 	"context"
@@ -21,8 +26,8 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
-// SoakConfig sizes a convergence run.
-type SoakConfig struct {
+// Config sizes a convergence run.
+type Config struct {
 	Patients int
 	// Events is how many valid events to publish in all, duplicates included.
 	Events int
@@ -41,8 +46,8 @@ type SoakConfig struct {
 	Progress io.Writer
 }
 
-// SoakResult is what a run found.
-type SoakResult struct {
+// Result is what a run found.
+type Result struct {
 	Patients, Converged, Lost, Stale, Wrong int
 	Events, Duplicates                      int
 	PoisonSent, PoisonDeadLettered          int
@@ -58,12 +63,12 @@ type SoakResult struct {
 
 // OK reports exact convergence: every patient at its newest event, every poison message
 // dead-lettered, and nothing else dead-lettered.
-func (r SoakResult) OK() bool {
+func (r Result) OK() bool {
 	return r.Converged == r.Patients && r.Lost == 0 && r.Stale == 0 && r.Wrong == 0 &&
 		r.PoisonDeadLettered == r.PoisonSent && r.UnexpectedDeadLetters == 0
 }
 
-func (r SoakResult) String() string {
+func (r Result) String() string {
 	verdict := "converged"
 	if !r.OK() {
 		verdict = "DIVERGED"
@@ -74,10 +79,10 @@ func (r SoakResult) String() string {
 		r.Events, r.Duplicates, r.Elapsed.Round(100*time.Millisecond))
 }
 
-// Soak publishes an adversarial stream straight to the topic, runs real consumer processes
+// Run publishes an adversarial stream straight to the topic, runs real consumer processes
 // against it, SIGKILLs them at random points, and once the group has no lag left checks every
 // row against the newest event per patient and the dead-letter topic against the poison sent.
-func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
+func Run(ctx context.Context, cfg Config) (Result, error) {
 	start := time.Now()
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	progress := func(format string, args ...any) {
@@ -86,14 +91,18 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		}
 	}
 
-	s, err := StartStack(ctx, cfg.Logs, StackOptions{})
+	opts, err := devenv.Ephemeral()
 	if err != nil {
-		return SoakResult{}, err
+		return Result{}, err
+	}
+	s, err := devenv.StartStack(ctx, cfg.Logs, opts)
+	if err != nil {
+		return Result{}, err
 	}
 	defer s.Close()
 
 	stream := newStream(rng, cfg)
-	res := SoakResult{Patients: cfg.Patients, Events: stream.events, Duplicates: stream.duplicates, PoisonSent: len(stream.poison)}
+	res := Result{Patients: cfg.Patients, Events: stream.events, Duplicates: stream.duplicates, PoisonSent: len(stream.poison)}
 	progress("%d messages (%d events, %d duplicates, %d poison) for %d patients", len(stream.msgs), stream.events, stream.duplicates, len(stream.poison), cfg.Patients)
 
 	// A backlog first, then the rest in chunks while the consumers run and die, so that kills
@@ -108,13 +117,13 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	go func() { published <- publish(pubCtx, s, stream.msgs[half:], 40, 100*time.Millisecond) }()
 
 	var mu sync.Mutex
-	var running []*Process
+	var running []*devenv.Process
 	startConsumer := func() error {
 		port, err := devenv.FreePort()
 		if err != nil {
 			return err
 		}
-		p, err := Start("consumer", cfg.ConsumerBin, s.ConsumerEnv(port), cfg.Logs)
+		p, err := devenv.Start("consumer", cfg.ConsumerBin, s.ConsumerEnv(port), cfg.Logs)
 		if err != nil {
 			return err
 		}
@@ -141,10 +150,10 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 
 	// kill SIGKILLs a consumer once the group has committed progress since since, plus a random
 	// moment: the victim is then mid-stream, holding fetched, applied but uncommitted work.
-	kill := func(victim *Process, since int64) error {
+	kill := func(victim *devenv.Process, since int64) error {
 		began := time.Now()
 		for {
-			committed, end, err := GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+			committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
 			waited := time.Since(began)
 			// After a minute with nothing left to consume, kill anyway: it is still a kill.
 			if err == nil && (committed > since || committed == end && waited > time.Minute) {
@@ -160,7 +169,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		if err := sleep(10*time.Millisecond, 700*time.Millisecond); err != nil {
 			return err
 		}
-		committed, end, err := GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+		committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
 		victim.Kill()
 		if err == nil && committed < end {
 			res.KillsInFlight++
@@ -168,7 +177,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		return nil
 	}
 	committedNow := func() int64 {
-		c, _, _ := GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+		c, _, _ := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
 		return c
 	}
 
@@ -205,7 +214,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 			if time.Since(began) > 2*time.Minute {
 				return res, errors.New("the group never spread over the concurrent consumers")
 			}
-			members, err := Assignments(ctx, s.Brokers, s.Group, s.Topic)
+			members, err := devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
 			busy := 0
 			for _, m := range members {
 				if len(m) > 0 {
@@ -235,7 +244,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 		return res, fmt.Errorf("publish: %w", err)
 	}
 	progress("all %d messages published; waiting for the group to catch up", len(stream.msgs))
-	if err := waitForNoLag(ctx, s, running); err != nil {
+	if err := s.WaitNoLag(ctx, 5*time.Minute, running...); err != nil {
 		return res, err
 	}
 
@@ -261,8 +270,8 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	return res, nil
 }
 
-func publish(ctx context.Context, s *Stack, msgs []kafka.Message, chunks int, pause time.Duration) error {
-	w := NewWriter(s.Brokers, s.Topic)
+func publish(ctx context.Context, s *devenv.Stack, msgs []kafka.Message, chunks int, pause time.Duration) error {
+	w := broker.NewWriter(s.Cluster(), s.Topic)
 	defer w.Close()
 	size := max(1, (len(msgs)+chunks-1)/chunks)
 	for chunk := range slices.Chunk(msgs, size) {
@@ -276,31 +285,6 @@ func publish(ctx context.Context, s *Stack, msgs []kafka.Message, chunks int, pa
 		}
 	}
 	return nil
-}
-
-func waitForNoLag(ctx context.Context, s *Stack, running []*Process) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		lag, err := Lag(lctx, s.Brokers, s.Group, s.Topic)
-		cancel()
-		if err == nil && lag == 0 {
-			return nil
-		}
-		for _, p := range running {
-			if p.Exited() {
-				return fmt.Errorf("a consumer exited by itself: %v", p.Wait(0))
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the group still has lag %d (err %v) after 5 minutes", lag, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // stream is the adversarial input and what it should produce.
@@ -324,7 +308,7 @@ var offsets = []*time.Location{
 // makes two versions share an instant and differ only by EventId.
 var steps = []time.Duration{0, 1, time.Microsecond, time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, time.Second}
 
-func newStream(rng *rand.Rand, cfg SoakConfig) *stream {
+func newStream(rng *rand.Rand, cfg Config) *stream {
 	st := &stream{newest: map[string]profile.Event{}, poison: map[string][]byte{}}
 	perPatient := max(1, cfg.Events/max(cfg.Patients, 1))
 	base := time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
@@ -430,7 +414,7 @@ func poison(rng *rand.Rand, i int) ([]byte, []byte) {
 
 // check compares the table with the newest event per patient and the dead-letter topic with
 // the poison sent.
-func (st *stream) check(ctx context.Context, s *Stack, res *SoakResult) error {
+func (st *stream) check(ctx context.Context, s *devenv.Stack, res *Result) error {
 	rows := map[string]profile.Event{}
 	if err := s.Store.Scan(ctx, func(e profile.Event) { rows[e.PatientID] = e }); err != nil {
 		return err
@@ -463,7 +447,7 @@ func (st *stream) check(ctx context.Context, s *Stack, res *SoakResult) error {
 		}
 	}
 
-	dead, err := ReadAll(ctx, s.Brokers, s.DLQTopic)
+	dead, err := devenv.ReadAll(ctx, s.Brokers, s.DLQTopic)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
-package api
+package ops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -16,13 +17,13 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz says whether the process can do its work now: its dependencies answer.
-func handleReadyz(ready ...pinger) http.Handler {
+func handleReadyz(checks ...checker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		var errs []error
-		for _, p := range ready {
-			errs = append(errs, p.Ping(ctx))
+		for _, c := range checks {
+			errs = append(errs, c.Ping(ctx))
 		}
 		if err := errors.Join(errs...); err != nil {
 			encode(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
@@ -30,4 +31,10 @@ func handleReadyz(ready ...pinger) http.Handler {
 		}
 		encode(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+}
+
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,11 +1,7 @@
-// Package devenv runs the embedded local stack: a Kafka-protocol broker (kfake, in-process) and
-// a DynamoDB API (dynalite, a child process). The dev stack program, the integration tests and the
-// soak test all start their infrastructure through it, so they run the same thing.
 package devenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,31 +11,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kfake"
 )
-
-// StartKafka starts a single in-process broker on 127.0.0.1:port (0 picks a free port) with each
-// topic created with the given number of partitions. With dataDir set, it keeps its logs and
-// group offsets there, so a broker started again on the same directory carries on. extra
-// options (TLS, SASL) are passed on to kfake.
-func StartKafka(port, partitions int, dataDir string, topics []string, extra ...kfake.Opt) (*kfake.Cluster, error) {
-	opts := []kfake.Opt{
-		kfake.Ports(port),
-		kfake.SeedTopics(int32(partitions), topics...),
-		// Tests and the soak use short sessions so that a killed consumer's partitions move
-		// quickly. Kafka's own floor is 6 s; kfake's is configurable.
-		kfake.GroupMinSessionTimeout(500 * time.Millisecond),
-	}
-	if dataDir != "" {
-		opts = append(opts, kfake.DataDir(dataDir))
-	}
-	c, err := kfake.NewCluster(append(opts, extra...)...)
-	if err != nil {
-		return nil, fmt.Errorf("start kafka on port %d: %w", port, err)
-	}
-	return c, nil
-}
 
 // Dynalite is a running dynalite server.
 type Dynalite struct {
@@ -55,8 +27,8 @@ func (d *Dynalite) Endpoint() string { return "http://" + d.Addr }
 // StartDynalite spawns dynalite bound to 127.0.0.1:port (0 picks a free port). With dataDir
 // empty it keeps its data in memory. Output goes to logs. It returns once the server accepts
 // connections.
-func StartDynalite(ctx context.Context, port int, dataDir string, logs io.Writer) (*Dynalite, error) {
-	command, err := DynaliteCommand()
+func StartDynalite(ctx context.Context, port int, dataDir, bin string, logs io.Writer) (*Dynalite, error) {
+	command, err := dynaliteCommand(bin)
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +95,11 @@ func (d *Dynalite) Pause() error { return d.cmd.Process.Signal(syscall.SIGSTOP) 
 // Resume continues a paused dynalite.
 func (d *Dynalite) Resume() error { return d.cmd.Process.Signal(syscall.SIGCONT) }
 
-// DynaliteCommand is how to start the dynalite that devstack/package-lock.json pins:
-// $DYNALITE_BIN if set, else node running devstack/dynalite.js, which wraps dynalite's CLI so that
-// a client disconnecting mid-request does not crash it.
-func DynaliteCommand() ([]string, error) {
-	if bin := os.Getenv("DYNALITE_BIN"); bin != "" {
+// dynaliteCommand is how to start dynalite: bin (DYNALITE_BIN) if set, else node running
+// devstack/dynalite.js, which wraps the CLI of the dynalite that devstack/package-lock.json pins
+// so that a client disconnecting mid-request does not crash it.
+func dynaliteCommand(bin string) ([]string, error) {
+	if bin != "" {
 		return []string{bin}, nil
 	}
 	root, err := ModuleRoot()
@@ -142,32 +114,4 @@ func DynaliteCommand() ([]string, error) {
 		return nil, fmt.Errorf("dynalite needs Node.js: %w", err)
 	}
 	return []string{node, filepath.Join(root, "devstack", "dynalite.js")}, nil
-}
-
-// ModuleRoot walks up from the working directory to the directory holding go.mod.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

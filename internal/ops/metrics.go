@@ -1,4 +1,4 @@
-package api
+package ops
 
 import (
 	"log/slog"
@@ -10,6 +10,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ankitamadan/patient-profile/internal/consumer"
 )
 
 // NewRegistry returns a registry with the Go runtime and process metrics, for /metrics.
@@ -25,7 +27,7 @@ func NewRegistry() *prometheus.Registry {
 func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.Handler) http.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "patient_profile_http_requests_total",
-		Help: "HTTP requests by route and status code. 201 means an event was acknowledged by the broker; 503 that it was not.",
+		Help: "HTTP requests by route and status code. On the producer, 201 means an event was acknowledged by the broker; 503 that it was not.",
 	}, []string{"route", "code"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "patient_profile_http_request_duration_seconds",
@@ -43,11 +45,37 @@ func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.H
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("duration", took))
 			route := chi.RouteContext(r.Context()).RoutePattern()
-			if route == "" {
+			if route == "" || route == "/*" { // "/*" is the mount point: nothing in the app matched
 				route = "unmatched"
 			}
 			requests.WithLabelValues(route, strconv.Itoa(ww.Status())).Inc()
 			duration.WithLabelValues(route).Observe(took.Seconds())
 		})
 	}
+}
+
+// RegisterConsumer exposes the consumer's counts. They are read from stats at scrape time, so
+// the loop itself knows nothing of Prometheus.
+func RegisterConsumer(reg prometheus.Registerer, stats func() consumer.Stats) {
+	for outcome, count := range map[string]func(consumer.Stats) int64{
+		"applied":       func(s consumer.Stats) int64 { return s.Applied },
+		"stale":         func(s consumer.Stats) int64 { return s.Stale },
+		"dead_lettered": func(s consumer.Stats) int64 { return s.DeadLettered },
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "patient_profile_consumer_events_total",
+			Help:        "Events brought to a final outcome: applied to the table, stale or duplicate (a no-op), or dead-lettered.",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(count(stats())) }))
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "patient_profile_consumer_retries_total",
+			Help: "Failed store writes and dead-letter publishes that were retried. A steady rise means an outage.",
+		}, func() float64 { return float64(stats().Retries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "patient_profile_consumer_commits_total",
+			Help: "Successful offset commits.",
+		}, func() float64 { return float64(stats().Commits) }),
+	)
 }

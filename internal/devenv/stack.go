@@ -1,0 +1,174 @@
+// Package devenv is the embedded local stack, defined once: a Kafka-protocol broker (kfake,
+// in-process) with the topics, a DynamoDB API (dynalite, a child process) with the table, the
+// project's binaries built and run as child processes, and what the broker and the table say
+// afterwards. `make run` (through devstack/), the integration tests and the soak all run their
+// infrastructure through it, so they run the same thing.
+package devenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/store"
+)
+
+// Partitions is how many partitions each topic of the stack has.
+const Partitions = 6
+
+// Options says where the stack runs and what it creates.
+type Options struct {
+	// The names the services use: the stack creates these topics and this table.
+	Topic, DLQTopic, Group, Table string
+	// Ports; 0 picks a free one.
+	KafkaPort, DynalitePort int
+	// Data directories, for a stack that keeps its data across restarts; empty keeps it in
+	// memory.
+	KafkaDataDir, DynaliteDataDir string
+	// DynaliteBin is the dynalite command; empty runs the one devstack/ pins.
+	DynaliteBin string
+	// KafkaOpts are extra kfake options, such as TLS or SASL.
+	KafkaOpts []kfake.Opt
+}
+
+// NewOptions returns the stack the settings describe: the consumer's names, the stack's ports and
+// data directory.
+func NewOptions(cfg config.DevStack) Options {
+	return Options{
+		Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group, Table: cfg.Table,
+		KafkaPort: cfg.KafkaPort, DynalitePort: cfg.DynamoDBPort,
+		DynaliteDataDir: cfg.DynaliteData, DynaliteBin: cfg.DynaliteBin,
+	}
+}
+
+// Ephemeral returns the stack of `make run`, with the same names, but on free ports and in
+// memory, for a test or the soak that must not collide with anything else running.
+func Ephemeral() (Options, error) {
+	cfg, err := config.LoadDevStack()
+	if err != nil {
+		return Options{}, err
+	}
+	o := NewOptions(cfg)
+	o.KafkaPort, o.DynalitePort, o.DynaliteDataDir = 0, 0, ""
+	return o, nil
+}
+
+// Stack is a running broker with the topics and a DynamoDB API with the table.
+type Stack struct {
+	Kafka    *kfake.Cluster
+	Brokers  []string
+	Dynalite *Dynalite
+	Store    *store.Table
+
+	Topic, DLQTopic, Table, Group string
+
+	opts Options
+	logs io.Writer
+}
+
+// StartStack starts the broker and the store and creates the topics and the table. dynalite's
+// output goes to logs.
+func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, error) {
+	s := &Stack{Topic: opts.Topic, DLQTopic: opts.DLQTopic, Table: opts.Table, Group: opts.Group, opts: opts, logs: logs}
+	if err := s.StartKafka(); err != nil {
+		return nil, err
+	}
+	if err := s.StartDynalite(ctx); err != nil {
+		s.Kafka.Close()
+		return nil, err
+	}
+	client, err := store.NewClient(ctx, s.Dynalite.Endpoint(), "")
+	if err == nil {
+		err = store.CreateTable(ctx, client, s.Table)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Store = store.New(client, s.Table)
+	return s, nil
+}
+
+// StartKafka starts the broker, again after StopKafka: on the same port, and with the same data
+// if Options.KafkaDataDir is set.
+func (s *Stack) StartKafka() error {
+	k, err := StartKafka(s.opts.KafkaPort, Partitions, s.opts.KafkaDataDir, []string{s.Topic, s.DLQTopic}, s.opts.KafkaOpts...)
+	if err != nil {
+		return err
+	}
+	s.Kafka, s.Brokers = k, k.ListenAddrs()
+	if s.opts.KafkaPort == 0 {
+		_, port, _ := net.SplitHostPort(s.Brokers[0])
+		s.opts.KafkaPort, _ = strconv.Atoi(port)
+	}
+	return nil
+}
+
+// StopKafka stops the broker, as an outage would.
+func (s *Stack) StopKafka() { s.Kafka.Close() }
+
+// StartDynalite starts the store, again after Dynalite.Stop: on the same port, and with the
+// same data if Options.DynaliteDataDir is set.
+func (s *Stack) StartDynalite(ctx context.Context) error {
+	d, err := StartDynalite(ctx, s.opts.DynalitePort, s.opts.DynaliteDataDir, s.opts.DynaliteBin, s.logs)
+	if err != nil {
+		return err
+	}
+	s.Dynalite = d
+	if s.opts.DynalitePort == 0 {
+		_, port, _ := net.SplitHostPort(d.Addr)
+		s.opts.DynalitePort, _ = strconv.Atoi(port)
+	}
+	return nil
+}
+
+// Close stops the broker and the store.
+func (s *Stack) Close() {
+	s.Kafka.Close()
+	s.Dynalite.Stop()
+}
+
+// Cluster is how a client of this package reaches the broker (plaintext: a stack started with
+// TLS or SASL options needs its own).
+func (s *Stack) Cluster() broker.Cluster { return broker.Cluster{Brokers: s.Brokers} }
+
+// ConsumerEnv is the environment for a consumer binary serving HTTP on port, with short
+// sessions, commit intervals and backoffs so that tests and the soak move quickly. extra entries
+// (KEY=value) come last and so win.
+func (s *Stack) ConsumerEnv(port int, extra ...string) []string {
+	return append([]string{
+		"SERVER_PORT=" + strconv.Itoa(port),
+		"KAFKA_BROKERS=" + s.Brokers[0],
+		"TOPIC_NAME=" + s.Topic,
+		"DLQ_TOPIC=" + s.DLQTopic,
+		"CONSUMER_GROUP=" + s.Group,
+		"DDB_HOST=" + s.Dynalite.Endpoint(),
+		"DDB_NAME=" + s.Table,
+		"KAFKA_SESSION_TIMEOUT=3s",
+		"COMMIT_INTERVAL=200ms",
+		"RETRY_MAX_BACKOFF=500ms",
+		"DDB_TIMEOUT=2s",
+		"LOG_LEVEL=info",
+	}, extra...)
+}
+
+// ProducerEnv is the environment for a producer binary listening on port.
+func (s *Stack) ProducerEnv(port int, extra ...string) []string {
+	return append([]string{
+		"SERVER_PORT=" + strconv.Itoa(port),
+		"KAFKA_BROKERS=" + s.Brokers[0],
+		"TOPIC_NAME=" + s.Topic,
+	}, extra...)
+}
+
+// Describe is the stack in a few lines, for people.
+func (s *Stack) Describe() string {
+	return fmt.Sprintf("  kafka     %s  topics %s, %s (%d partitions each)\n  dynamodb  %s  table %s\n",
+		s.Brokers[0], s.Topic, s.DLQTopic, Partitions, s.Dynalite.Endpoint(), s.Table)
+}

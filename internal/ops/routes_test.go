@@ -1,0 +1,81 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ankitamadan/patient-profile/internal/consumer"
+)
+
+type fakeChecker struct{ err error }
+
+func (f fakeChecker) Ping(context.Context) error { return f.err }
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestHealth(t *testing.T) {
+	tests := []struct {
+		name       string
+		path       string
+		ready      []checker
+		wantStatus int
+	}{
+		{"healthz ignores dependencies", "/healthz", []checker{fakeChecker{errors.New("down")}}, http.StatusOK},
+		{"readyz when every dependency answers", "/readyz", []checker{fakeChecker{}, fakeChecker{}}, http.StatusOK},
+		{"readyz when one does not", "/readyz", []checker{fakeChecker{}, fakeChecker{errors.New("kafka metadata: connection refused")}}, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			NewHandler(quietLogger(), NewRegistry(), nil, tt.ready...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			assert.Equal(t, tt.wantStatus, rec.Code)
+		})
+	}
+}
+
+// The application's routes are mounted under the operational ones and measured by their
+// pattern, never by the raw path.
+func TestMetrics(t *testing.T) {
+	app := chi.NewRouter()
+	app.Post("/things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if chi.URLParam(r, "id") == "bad" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})
+	reg := NewRegistry()
+	var stats consumer.Stats
+	stats.Applied, stats.Stale, stats.Retries = 3, 2, 7
+	RegisterConsumer(reg, func() consumer.Stats { return stats })
+	h := NewHandler(quietLogger(), reg, app)
+	for _, path := range []string{"/things/1", "/things/2", "/things/bad", "/nowhere"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
+	}
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	for _, want := range []string{
+		`patient_profile_http_requests_total{code="201",route="/things/{id}"} 2`,
+		`patient_profile_http_requests_total{code="400",route="/things/{id}"} 1`,
+		`patient_profile_http_requests_total{code="404",route="unmatched"} 1`,
+		`patient_profile_http_request_duration_seconds_count{route="/things/{id}"} 3`,
+		`patient_profile_consumer_events_total{outcome="applied"} 3`,
+		`patient_profile_consumer_events_total{outcome="stale"} 2`,
+		`patient_profile_consumer_events_total{outcome="dead_lettered"} 0`,
+		`patient_profile_consumer_retries_total 7`,
+		`go_goroutines `,
+	} {
+		assert.Contains(t, rec.Body.String(), want)
+	}
+}
