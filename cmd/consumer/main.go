@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	profiles := store.New(client, cfg.Table)
+	profiles := store.New(client, cfg.Table, cfg.TombstoneTTL)
 	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
 	if err != nil {
 		return err

@@ -59,6 +59,10 @@ type Consumer struct {
 	// for final outcomes, so a longer interval means more redelivery after a crash, never loss.
 	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s"`
 	Store
+	// TombstoneTTL is how long an erased patient's tombstone is kept before the table's TTL may
+	// delete it. It must outlive the topic's retention: until then an older event can still be
+	// delivered, and only the tombstone stops it from bringing the profile back.
+	TombstoneTTL time.Duration `envconfig:"TOMBSTONE_TTL" default:"720h"`
 	// RetryMaxBackoff caps the wait between retries of a transient failure.
 	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
@@ -142,6 +146,7 @@ func (c *Consumer) check() error {
 		positive("COMMIT_INTERVAL", c.CommitInterval),
 		positive("DDB_TIMEOUT", c.Store.Timeout),
 		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
+		positive("TOMBSTONE_TTL", c.TombstoneTTL),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		atMostHalf("DDB_TIMEOUT", c.Store.Timeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)

@@ -101,7 +101,7 @@ func TestLoadConsumerStoreTimeoutFitsTheShutdown(t *testing.T) {
 }
 
 func TestLoadConsumerNamesTheVariable(t *testing.T) {
-	for _, key := range []string{"COMMIT_INTERVAL", "KAFKA_SESSION_TIMEOUT", "DDB_TIMEOUT", "RETRY_MAX_BACKOFF"} {
+	for _, key := range []string{"COMMIT_INTERVAL", "KAFKA_SESSION_TIMEOUT", "DDB_TIMEOUT", "RETRY_MAX_BACKOFF", "TOMBSTONE_TTL"} {
 		t.Run(key, func(t *testing.T) {
 			t.Setenv(key, "-1s")
 			_, err := config.LoadConsumer()

@@ -7,6 +7,7 @@ package devenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -85,13 +86,16 @@ func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, erro
 	}
 	client, err := store.NewClient(ctx, s.Dynalite.Endpoint(), "")
 	if err == nil {
-		err = store.CreateTable(ctx, client, s.Table)
+		// dynalite has no TTL; tombstones then stay, which changes nothing a reader sees.
+		if err = store.CreateTable(ctx, client, s.Table); errors.Is(err, store.ErrNoTTL) {
+			err = nil
+		}
 	}
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.Store = store.New(client, s.Table)
+	s.Store = store.New(client, s.Table, 0)
 	return s, nil
 }
 

@@ -20,7 +20,12 @@ type Event struct {
 	LastName   string
 	IsPregnant bool
 	Sex        string
-	UpdatedAt  time.Time
+	// UpdatedAt is the event's stamp, which the ordering rule compares: when the profile was
+	// updated, or, for a deletion, when it was erased.
+	UpdatedAt time.Time
+	// Deleted marks a deletion (the patient asked to be forgotten): the profile fields are empty
+	// and the replica keeps only a tombstone, which an older event cannot overwrite.
+	Deleted bool
 }
 
 // wireEvent is Event as it travels. UpdatedAt stays a string so that a bad timestamp is reported

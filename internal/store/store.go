@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +40,12 @@ const (
 	attrUpdatedAt  = "UpdatedAt"
 	attrEventID    = "EventId"
 	attrOrderKey   = "OrderKey"
+	// A tombstone has PatientId, OrderKey, EventId and these, and nothing else.
+	attrDeleted   = "Deleted"
+	attrDeletedAt = "DeletedAt"
+	// AttrExpiresAt is the table's TTL attribute: epoch seconds after which DynamoDB may delete a
+	// tombstone.
+	AttrExpiresAt = "ExpiresAt"
 )
 
 // putCondition is the ordering rule. OrderKey is profile.Event.OrderKey: a fixed-width UTC
@@ -50,13 +58,15 @@ const putCondition = "attribute_not_exists(" + attrOrderKey + ") OR " + attrOrde
 
 // Table reads and writes the patient profiles in one DynamoDB table.
 type Table struct {
-	client *dynamodb.Client
-	table  string
+	client       *dynamodb.Client
+	table        string
+	tombstoneTTL time.Duration
 }
 
-// New returns a Table.
-func New(client *dynamodb.Client, table string) *Table {
-	return &Table{client: client, table: table}
+// New returns a Table. A tombstone it writes expires (through the table's TTL on ExpiresAt)
+// tombstoneTTL after the deletion's stamp; zero means never.
+func New(client *dynamodb.Client, table string, tombstoneTTL time.Duration) *Table {
+	return &Table{client: client, table: table, tombstoneTTL: tombstoneTTL}
 }
 
 // NewClient builds a DynamoDB client. With endpoint set it talks to that URL (dynalite,
@@ -93,11 +103,15 @@ func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, 
 // Put writes e if it is newer than the stored profile under the ordering rule. It reports
 // whether it wrote: false with a nil error means the stored profile is as new or newer (a
 // duplicate, or an event that was superseded), which is a final outcome, not a failure.
+//
+// A deletion is written the same way, as a tombstone: the same condition, so a deletion older
+// than the stored profile is dropped, and an update older than the tombstone can never bring the
+// profile back, while a newer one (the patient registers again) replaces it.
 func (t *Table) Put(ctx context.Context, e profile.Event) (bool, error) {
 	key := e.OrderKey()
 	_, err := t.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(t.table),
-		Item:                      item(e),
+		Item:                      t.item(e),
 		ConditionExpression:       aws.String(putCondition),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":key": &types.AttributeValueMemberS{Value: key}},
 	})
@@ -130,7 +144,22 @@ func refusedForWhatItIs(err error) bool {
 	return false
 }
 
-func item(e profile.Event) map[string]types.AttributeValue {
+func (t *Table) item(e profile.Event) map[string]types.AttributeValue {
+	if e.Deleted {
+		it := map[string]types.AttributeValue{
+			attrPatientID: &types.AttributeValueMemberS{Value: e.PatientID},
+			attrOrderKey:  &types.AttributeValueMemberS{Value: e.OrderKey()},
+			attrDeleted:   &types.AttributeValueMemberBOOL{Value: true},
+			attrDeletedAt: &types.AttributeValueMemberS{Value: e.UpdatedAt.UTC().Format(time.RFC3339Nano)},
+		}
+		if e.EventID != "" {
+			it[attrEventID] = &types.AttributeValueMemberS{Value: e.EventID}
+		}
+		if t.tombstoneTTL > 0 {
+			it[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(e.UpdatedAt.Add(t.tombstoneTTL).Unix(), 10)}
+		}
+		return it
+	}
 	it := map[string]types.AttributeValue{
 		attrPatientID:  &types.AttributeValueMemberS{Value: e.PatientID},
 		attrIsPregnant: &types.AttributeValueMemberBOOL{Value: e.IsPregnant},
@@ -152,7 +181,8 @@ func item(e profile.Event) map[string]types.AttributeValue {
 	return it
 }
 
-// Get returns the stored profile of a patient, and false if there is none.
+// Get returns the stored profile of a patient, and false if there is none. An erased patient's
+// tombstone is returned as a deletion (Deleted set, no profile fields).
 func (t *Table) Get(ctx context.Context, patientID string) (profile.Event, bool, error) {
 	out, err := t.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(t.table),
@@ -172,7 +202,7 @@ func (t *Table) Get(ctx context.Context, patientID string) (profile.Event, bool,
 	return e, true, nil
 }
 
-// Scan calls fn for every stored profile, page by page, with consistent reads.
+// Scan calls fn for every stored profile and tombstone, page by page, with consistent reads.
 func (t *Table) Scan(ctx context.Context, fn func(profile.Event)) error {
 	p := dynamodb.NewScanPaginator(t.client, &dynamodb.ScanInput{TableName: aws.String(t.table), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
@@ -197,6 +227,13 @@ func fromItem(it map[string]types.AttributeValue) (profile.Event, error) {
 			return v.Value
 		}
 		return ""
+	}
+	if v, ok := it[attrDeleted].(*types.AttributeValueMemberBOOL); ok && v.Value {
+		t, err := profile.ParseTime(str(attrDeletedAt))
+		if err != nil {
+			return profile.Event{}, fmt.Errorf("item %s: %s: %w", str(attrPatientID), attrDeletedAt, err)
+		}
+		return profile.Event{PatientID: str(attrPatientID), EventID: str(attrEventID), UpdatedAt: t, Deleted: true}, nil
 	}
 	e := profile.Event{
 		PatientID: str(attrPatientID),
@@ -257,5 +294,28 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string) err
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", table, err)
 	}
-	return nil
+	return enableTTL(ctx, client, table)
+}
+
+// ErrNoTTL means the endpoint does not implement TTL (dynalite does not): the table works, but
+// tombstones are never deleted by the store. Readers treat them as erased either way.
+var ErrNoTTL = errors.New("the endpoint does not implement TimeToLive; tombstones will not expire")
+
+// enableTTL turns on the table's TTL on ExpiresAt, so that tombstones go away once no older
+// event can arrive any more. Turning it on twice is not an error.
+func enableTTL(ctx context.Context, client *dynamodb.Client, table string) error {
+	_, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true)},
+	})
+	var apiErr smithy.APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "UnknownOperationException":
+		return fmt.Errorf("table %s: %w", table, ErrNoTTL)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" && strings.Contains(apiErr.ErrorMessage(), "already enabled"):
+		return nil
+	}
+	return fmt.Errorf("enable ttl on %s: %w", table, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,7 @@ import (
 func newStore(t *testing.T) *store.Table {
 	t.Helper()
 	d := devenvtest.Dynalite(t)
-	return store.New(devenvtest.Table(t, d, "patient-profile"), "patient-profile")
+	return store.New(devenvtest.Table(t, d, "patient-profile"), "patient-profile", 0)
 }
 
 func ev(t *testing.T, patient, updatedAt, eventID string) profile.Event {
@@ -193,7 +194,7 @@ func TestPutRejected(t *testing.T) {
 
 func TestPutTransientWhenTheStoreIsDown(t *testing.T) {
 	d := devenvtest.Dynalite(t)
-	s := store.New(devenvtest.Table(t, d, "patient-profile"), "patient-profile")
+	s := store.New(devenvtest.Table(t, d, "patient-profile"), "patient-profile", 0)
 	require.NoError(t, d.Pause())
 	defer func() { _ = d.Resume() }()
 
@@ -253,7 +254,7 @@ func TestPingChecksTheKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.table, func(t *testing.T) {
-			err := store.New(client, tt.table).Ping(ctx)
+			err := store.New(client, tt.table, 0).Ping(ctx)
 			if tt.wantErr == nil {
 				assert.NoError(t, err)
 				return
@@ -262,8 +263,100 @@ func TestPingChecksTheKey(t *testing.T) {
 		})
 	}
 	t.Run("missing", func(t *testing.T) {
-		err := store.New(client, "missing").Ping(ctx)
+		err := store.New(client, "missing", 0).Ping(ctx)
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, store.ErrWrongTable, "a missing table may be created yet; it is not the wrong table")
+	})
+}
+
+// An erasure is a tombstone under the same condition: no order of stale or redelivered updates,
+// sequential or racing, brings the profile back, and a newer update (re-registration) replaces it.
+func TestDeleteIsATombstoneNoStaleEventUndoes(t *testing.T) {
+	d := devenvtest.Dynalite(t)
+	client := devenvtest.Table(t, d, "patient-profile")
+	const ttl = 30 * 24 * time.Hour
+	s := store.New(client, "patient-profile", ttl)
+	ctx := context.Background()
+	base := time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
+	update := func(at time.Duration, id string) profile.Event {
+		return profile.Event{UpdatedAt: base.Add(at), EventID: id, FirstName: "John", LastName: "Doe", Sex: "female", IsPregnant: true}
+	}
+	deletion := profile.Event{UpdatedAt: base.Add(time.Second), EventID: "del", Deleted: true}
+	// Older updates, one at the deletion's very instant but a smaller EventId, and the deletion
+	// twice (a redelivery).
+	events := []profile.Event{update(0, "a"), update(500*time.Millisecond, "b"), update(time.Second, "c"), deletion, deletion}
+
+	checkTombstone := func(t *testing.T, patient string) {
+		t.Helper()
+		got, ok, err := s.Get(ctx, patient)
+		require.NoError(t, err)
+		require.True(t, ok)
+		want := deletion
+		want.PatientID = patient
+		assert.Equal(t, want, got)
+
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("patient-profile"),
+			Key: map[string]types.AttributeValue{"PatientId": &types.AttributeValueMemberS{Value: patient}}})
+		require.NoError(t, err)
+		var names []string
+		for name := range out.Item {
+			names = append(names, name)
+		}
+		assert.ElementsMatch(t, []string{"PatientId", "OrderKey", "EventId", "Deleted", "DeletedAt", "ExpiresAt"}, names,
+			"a tombstone keeps no name, sex or pregnancy status")
+		assert.Equal(t, strconv.FormatInt(deletion.UpdatedAt.Add(ttl).Unix(), 10), out.Item["ExpiresAt"].(*types.AttributeValueMemberN).Value)
+	}
+
+	t.Run("every order, sequentially", func(t *testing.T) {
+		n := 0
+		permute(events, func(order []profile.Event) {
+			n++
+			patient := fmt.Sprintf("erased-%d", n)
+			for _, e := range order {
+				e.PatientID = patient
+				_, err := s.Put(ctx, e)
+				require.NoError(t, err)
+			}
+			checkTombstone(t, patient)
+		})
+		assert.Equal(t, 120, n)
+	})
+
+	t.Run("racing writers", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				order := append([]profile.Event(nil), events...)
+				rand.New(rand.NewPCG(uint64(w), 2)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+				for _, e := range order {
+					e.PatientID = "erased-race"
+					_, err := s.Put(ctx, e)
+					assert.NoError(t, err)
+				}
+			}()
+		}
+		wg.Wait()
+		checkTombstone(t, "erased-race")
+	})
+
+	t.Run("re-registration replaces the tombstone", func(t *testing.T) {
+		again := update(2*time.Second, "again")
+		again.PatientID = "erased-race"
+		applied, err := s.Put(ctx, again)
+		require.NoError(t, err)
+		require.True(t, applied)
+		got, ok, err := s.Get(ctx, "erased-race")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, again, got)
+
+		// And an older deletion, redelivered late, does not erase the new profile.
+		late := deletion
+		late.PatientID = "erased-race"
+		applied, err = s.Put(ctx, late)
+		require.NoError(t, err)
+		assert.False(t, applied)
 	})
 }

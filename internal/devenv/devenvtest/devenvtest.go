@@ -4,6 +4,7 @@ package devenvtest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"testing"
@@ -69,7 +70,7 @@ func Table(t testing.TB, d *devenv.Dynalite, table string) *dynamodb.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.CreateTable(ctx, client, table); err != nil {
+	if err := store.CreateTable(ctx, client, table); err != nil && !errors.Is(err, store.ErrNoTTL) {
 		t.Fatal(err)
 	}
 	return client
