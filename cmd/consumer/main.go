@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		CommitInterval: cfg.CommitInterval,
 		AttemptTimeout: cfg.Store.Timeout,
 		MaxBackoff:     cfg.RetryMaxBackoff,
+		MaxClockSkew:   cfg.MaxClockSkew,
 		// Three quarters of the bound for the work in flight and the last commit, the rest for
 		// leaving the group and closing connections.
 		ShutdownTimeout: cfg.ShutdownTimeout * 3 / 4,

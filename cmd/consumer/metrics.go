@@ -22,6 +22,13 @@ func newRegistry(c *consumer.Consumer) *prometheus.Registry {
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 		}, func() float64 { return float64(count(c.Stats())) }))
 	}
+	for _, reason := range consumer.Reasons {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "patient_profile_consumer_dead_letters_total",
+			Help:        "Messages dead-lettered, by reason: contract (not the event contract), key_mismatch (key is not the PatientId), future (UpdatedAt beyond MAX_CLOCK_SKEW), store_rejected.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(c.DeadLetters()[reason]) }))
+	}
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "patient_profile_consumer_retries_total",

@@ -55,6 +55,10 @@ type Consumer struct {
 	Store
 	// RetryMaxBackoff caps the wait between retries of a transient failure.
 	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
+	// MaxClockSkew is how far ahead of the consumer's clock an event's UpdatedAt may be before
+	// the event is dead-lettered instead of applied: such an event would outrank every real
+	// update of its patient until the clock caught up.
+	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
 }
@@ -104,6 +108,7 @@ func LoadConsumer() (Consumer, error) {
 		positive("COMMIT_INTERVAL", c.CommitInterval),
 		positive("DDB_TIMEOUT", c.Store.Timeout),
 		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
+		positive("MAX_CLOCK_SKEW", c.MaxClockSkew),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		// A store write in flight at SIGTERM must have time to finish and be committed: the
 		// consumer gives its work three quarters of SHUTDOWN_TIMEOUT.

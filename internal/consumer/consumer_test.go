@@ -111,10 +111,12 @@ func eventMsg(t *testing.T, partition int, offset int64, e profile.Event) kafka.
 	t.Helper()
 	b, err := e.MarshalJSON()
 	require.NoError(t, err)
-	return msg(t, partition, offset, string(b))
+	m := msg(t, partition, offset, string(b))
+	m.Key = []byte(e.PatientID)
+	return m
 }
 
-var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second}
+var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second, MaxClockSkew: 5 * time.Minute}
 
 // runUntil runs the consumer until cond holds (or a deadline passes), then stops it and returns
 // Run's error once it has returned.
