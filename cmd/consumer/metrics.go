@@ -3,14 +3,13 @@ package main
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ankitamadan/patient-profile/internal/api"
 	"github.com/ankitamadan/patient-profile/internal/consumer"
 )
 
-// newRegistry exposes the consumer's counts on /metrics. They are read from Stats at scrape
-// time, so the loop itself knows nothing of Prometheus.
-func newRegistry(c *consumer.Consumer) *prometheus.Registry {
-	reg := api.NewRegistry()
+// registerMetrics exposes the consumer's counts on /metrics. They are read from Stats at scrape
+// time, so the loop itself knows nothing of Prometheus. They appear once the consumer has joined
+// its group: until then there is nothing to count.
+func registerMetrics(reg prometheus.Registerer, c *consumer.Consumer) {
 	for outcome, count := range map[string]func(consumer.Stats) int64{
 		"applied":       func(s consumer.Stats) int64 { return s.Applied },
 		"stale":         func(s consumer.Stats) int64 { return s.Stale },
@@ -39,5 +38,4 @@ func newRegistry(c *consumer.Consumer) *prometheus.Registry {
 			Help: "Successful offset commits.",
 		}, func() float64 { return float64(c.Stats().Commits) }),
 	)
-	return reg
 }

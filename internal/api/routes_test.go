@@ -208,6 +208,16 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// The consumer's /readyz names everything it waits for, on one line, as its log does.
+func TestReadyzNamesWhatIsMissing(t *testing.T) {
+	h := NewOpsHandler(NewRegistry(), fakePinger{errors.New("kafka topic nosuchtopic: not found")}, fakePinger{},
+		fakePinger{errors.New("dynamodb table patient-profile: not found")})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.JSONEq(t, `{"status":"not ready","error":"kafka topic nosuchtopic: not found; dynamodb table patient-profile: not found"}`, rec.Body.String())
+}
+
 func TestStampNeverRepeatsOrGoesBack(t *testing.T) {
 	base := time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
 	readings := []time.Time{base, base, base.Add(-time.Hour), base.Add(time.Millisecond), base.Add(time.Millisecond)}

@@ -265,5 +265,6 @@ func TestPingChecksTheKey(t *testing.T) {
 		err := store.New(client, "missing").Ping(ctx)
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, store.ErrWrongTable, "a missing table may be created yet; it is not the wrong table")
+		assert.EqualError(t, err, "dynamodb table missing: not found", "readiness and the startup log say what is missing")
 	})
 }
