@@ -38,13 +38,13 @@ func waitUntilReady(ctx context.Context, logger *slog.Logger, maxWait time.Durat
 		}
 		if len(problems) == 0 {
 			if attempt > 1 {
-				logger.Info("dependencies ready; consuming", slog.Duration("waited", time.Since(start).Round(time.Millisecond)))
+				logger.Info("dependencies ready; consuming", slog.String("waited", time.Since(start).Round(time.Millisecond).String()))
 			}
 			return nil
 		}
 		if attempt&(attempt-1) == 0 {
 			logger.Warn("not consuming yet: waiting for the topics and the table", slog.String("missing", strings.Join(problems, "; ")),
-				slog.Int("attempt", attempt), slog.Duration("waited", time.Since(start).Round(time.Millisecond)))
+				slog.Int("attempt", attempt), slog.String("waited", time.Since(start).Round(time.Millisecond).String()))
 		}
 		select {
 		case <-ctx.Done():
