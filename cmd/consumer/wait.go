@@ -10,6 +10,8 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
+const pingTimeout = 5 * time.Second
+
 type pinger interface {
 	Ping(ctx context.Context) error
 }
@@ -25,7 +27,10 @@ func waitUntilReady(ctx context.Context, logger *slog.Logger, maxWait time.Durat
 	for attempt := 1; ; attempt++ {
 		var problems []string
 		for _, d := range deps {
-			err := d.Ping(ctx)
+			// A hung dependency is reported as such rather than waited on in silence.
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			err := d.Ping(pctx)
+			cancel()
 			if errors.Is(err, store.ErrWrongTable) {
 				return err
 			}
