@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,20 +57,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	drainTimeout, closeTimeout := cfg.ShutdownBudget()
-	reader := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
-	dlq := broker.NewDeadLetters(cluster, cfg.DLQTopic)
-	c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
-		CommitInterval:  cfg.CommitInterval,
-		AttemptTimeout:  cfg.Store.Timeout,
-		MaxBackoff:      cfg.RetryMaxBackoff,
-		ShutdownTimeout: drainTimeout,
-		Permanent:       store.IsRejected,
-	})
+	topics := broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic)
 
+	// The consumer is built once its dependencies answer (below); its counts read zero until then.
+	var running atomic.Pointer[consumer.Consumer]
 	reg := ops.NewRegistry()
-	ops.RegisterConsumer(reg, c.Stats)
+	ops.RegisterConsumer(reg, func() consumer.Stats {
+		if c := running.Load(); c != nil {
+			return c.Stats()
+		}
+		return consumer.Stats{}
+	}, func() map[string]int64 {
+		if c := running.Load(); c != nil {
+			return c.DeadLetters()
+		}
+		return nil
+	})
 	srv := &http.Server{
-		Handler:           ops.NewHandler(logger, reg, nil, broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
+		Handler:           ops.NewHandler(logger, reg, nil, topics, profiles),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -92,13 +97,28 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	logger.Info("consumer started", slog.String("health_addr", ln.Addr().String()), slog.String("topic", cfg.Topic),
 		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers))
 
-	runErr := waitForTable(ctx, logger, profiles, cfg.RetryMaxBackoff)
-	if runErr == nil {
+	// The reader joins the group only once the topics exist: kafka-go's group reader rejoins in a
+	// tight loop, with no backoff, while its topic is missing.
+	var closers []io.Closer
+	runErr := waitUntilReady(ctx, logger, cfg.RetryMaxBackoff, topics, profiles)
+	if runErr == nil && ctx.Err() == nil {
+		reader := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
+		dlq := broker.NewDeadLetters(cluster, cfg.DLQTopic)
+		closers = append(closers, reader, dlq)
+		c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
+			CommitInterval:  cfg.CommitInterval,
+			AttemptTimeout:  cfg.Store.Timeout,
+			MaxBackoff:      cfg.RetryMaxBackoff,
+			MaxClockSkew:    cfg.MaxClockSkew,
+			ShutdownTimeout: drainTimeout,
+			Permanent:       store.IsRejected,
+		})
+		running.Store(c)
 		runErr = c.Run(ctx)
 	}
 	closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	closeErr := closeAll(closeCtx, reader, dlq)
+	closeErr := closeAll(closeCtx, closers...)
 	_ = srv.Shutdown(closeCtx)
 	if err := errors.Join(runErr, closeErr, serveErr); err != nil {
 		return err
@@ -127,30 +147,5 @@ func closeAll(ctx context.Context, closers ...io.Closer) error {
 		return nil
 	case <-ctx.Done():
 		return errors.New("close: timed out leaving the group; the broker will expire the session")
-	}
-}
-
-// waitForTable refuses to start on a table with the wrong key, where every write would fail
-// validation and every event would be dead-lettered. A table it cannot reach yet (the store is
-// down, or the table is still being created) is waited for.
-func waitForTable(ctx context.Context, logger *slog.Logger, profiles *store.Table, maxWait time.Duration) error {
-	wait := 100 * time.Millisecond
-	for {
-		err := profiles.Ping(ctx)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, store.ErrWrongTable):
-			return err
-		case ctx.Err() != nil:
-			return nil
-		}
-		logger.Warn("table not reachable yet; waiting", slog.String("error", err.Error()), slog.Duration("wait", wait))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, maxWait)
 	}
 }

@@ -49,6 +49,11 @@ func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTi
 				encode(w, http.StatusRequestEntityTooLarge, problem{Error: "invalid request", Fields: map[string]string{"body": fmt.Sprintf("must be at most %d bytes", maxBodyBytes)}})
 				return
 			}
+			var fe *fieldError
+			if errors.As(err, &fe) {
+				encode(w, http.StatusBadRequest, problem{Error: "invalid request", Fields: map[string]string{fe.field: fe.problem}})
+				return
+			}
 			encode(w, http.StatusBadRequest, problem{Error: "invalid request", Fields: map[string]string{"body": err.Error()}})
 			return
 		}
@@ -88,31 +93,86 @@ func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTi
 }
 
 // decode reads the body as one JSON object and returns its raw fields, so that validate can
-// report every bad field at once rather than the first one encoding/json meets.
+// report every bad field at once rather than the first one encoding/json meets. It refuses a name
+// given twice (which value wins depends on the parser, so a request could pass one check and do
+// something else downstream) and a name that matches a contract name only when case is ignored
+// (encoding/json would read "patientid" as PatientId; the contract's names are exact), each as a
+// *fieldError.
 func decode(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var fields map[string]json.RawMessage
-	if err := dec.Decode(&fields); err != nil {
-		var tooLarge *http.MaxBytesError
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooLarge):
-			return nil, err
-		case errors.As(err, &typeErr):
-			return nil, fmt.Errorf("must be a JSON object, got %s", typeErr.Value)
-		case errors.Is(err, io.EOF):
-			return nil, errors.New("is empty, want a JSON object")
-		default:
-			return nil, fmt.Errorf("malformed JSON: %v", err)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, fmt.Errorf("must be a JSON object, got %s", tokenKind(tok))
+	}
+	fields := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, decodeError(err)
 		}
+		name := tok.(string) // inside an object, Token returns names as strings
+		if _, dup := fields[name]; dup {
+			return nil, &fieldError{field: name, problem: "appears more than once"}
+		}
+		for _, c := range contractNames {
+			if name != c && strings.EqualFold(name, c) {
+				return nil, &fieldError{field: name, problem: fmt.Sprintf("names are case-sensitive, the contract's is %q", c)}
+			}
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, decodeError(err)
+		}
+		fields[name] = raw
 	}
-	if fields == nil {
-		return nil, errors.New("must be a JSON object, got null")
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, decodeError(err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("malformed JSON: more than one value")
 	}
 	return fields, nil
+}
+
+// contractNames are the request's fields and the ones the server stamps.
+var contractNames = []string{"PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "EventId", "UpdatedAt"}
+
+// fieldError is a problem with one named field that decode finds.
+type fieldError struct{ field, problem string }
+
+func (e *fieldError) Error() string { return fmt.Sprintf("field %q %s", e.field, e.problem) }
+
+func decodeError(err error) error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return err
+	case errors.Is(err, io.EOF):
+		return errors.New("is empty, want a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("malformed JSON: unexpected end of input")
+	default:
+		return fmt.Errorf("malformed JSON: %v", err)
+	}
+}
+
+// tokenKind names the type of the JSON value that starts with tok.
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	default:
+		return "a number"
+	}
 }
 
 // validate checks each field and returns the request, or what is wrong, by field name.

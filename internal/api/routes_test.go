@@ -128,6 +128,16 @@ func TestPostProfileRejected(t *testing.T) {
 		{"LastName an object", `{"PatientId":"1","LastName":{}}`, http.StatusBadRequest, []string{"LastName"}},
 		{"Sex an array", `{"PatientId":"1","Sex":["F"]}`, http.StatusBadRequest, []string{"Sex"}},
 		{"every bad field at once", `{"PatientId":7,"FirstName":true,"IsPregnant":"yes","Sex":1}`, http.StatusBadRequest, []string{"PatientId", "FirstName", "IsPregnant", "Sex"}},
+		// The contract's names are exact, and a name given twice is ambiguous: each is refused,
+		// naming the field, rather than read one way here and another downstream.
+		{"PatientId twice", `{"PatientId":"1","FirstName":"a","PatientId":"2"}`, http.StatusBadRequest, []string{"PatientId"}},
+		{"PatientId twice, once escaped", `{"PatientId":"1","Patient\u0049d":"2"}`, http.StatusBadRequest, []string{"PatientId"}},
+		{"an unknown name twice", `{"PatientId":"1","x":1,"x":2}`, http.StatusBadRequest, []string{"x"}},
+		{"lower-case names", `{"patientid":"1","firstname":"John"}`, http.StatusBadRequest, []string{"patientid"}},
+		{"a case variant beside the exact name", `{"PatientId":"1","PATIENTID":"2"}`, http.StatusBadRequest, []string{"PATIENTID"}},
+		{"a case variant of a stamped field", `{"PatientId":"1","updatedAt":"9999-12-31T23:59:59Z"}`, http.StatusBadRequest, []string{"updatedAt"}},
+		{"unclosed object", `{"PatientId":"1"`, http.StatusBadRequest, []string{"body"}},
+		{"string body", `"PatientId"`, http.StatusBadRequest, []string{"body"}},
 		{"body too large", `{"PatientId":"1","FirstName":"` + strings.Repeat("x", maxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, []string{"body"}},
 	}
 	for _, tt := range tests {

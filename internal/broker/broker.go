@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -136,14 +137,19 @@ func (p *Pinger) Ping(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka metadata: %w", err)
 	}
+	// Every missing topic at once: an operator fixing a deployment wants the whole list.
+	var problems []string
 	for _, name := range p.topics {
 		i := slices.IndexFunc(md.Topics, func(t kafka.Topic) bool { return t.Name == name })
 		switch {
-		case i < 0:
-			return fmt.Errorf("kafka topic %s: not found", name)
+		case i < 0, errors.Is(md.Topics[i].Error, kafka.UnknownTopicOrPartition):
+			problems = append(problems, fmt.Sprintf("kafka topic %s: not found", name))
 		case md.Topics[i].Error != nil:
-			return fmt.Errorf("kafka topic %s: %w", name, md.Topics[i].Error)
+			problems = append(problems, fmt.Sprintf("kafka topic %s: %v", name, md.Topics[i].Error))
 		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -155,7 +161,8 @@ type ReaderConfig struct {
 	Group          string
 	SessionTimeout time.Duration
 	// Logger receives the Reader's errors (lost connections, failed joins) at warn level, and
-	// its group events (joins, assignments) at debug level. They carry no message contents.
+	// its group events (joins, assignments) at debug level, each kind of line rate-limited. They
+	// carry no message contents.
 	Logger *slog.Logger
 }
 
@@ -163,6 +170,7 @@ type ReaderConfig struct {
 // synchronously, once a message's outcome is final.
 func NewReader(c ReaderConfig) *kafka.Reader {
 	heartbeat := c.SessionTimeout / 3
+	limit := newLineLimiter(time.Now)
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers: c.Cluster.Brokers,
 		Dialer:  c.Cluster.dialer(10 * time.Second),
@@ -185,15 +193,7 @@ func NewReader(c ReaderConfig) *kafka.Reader {
 		// New partitions are picked up without a restart.
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
-		Logger:                 kafkaLogger(c.Logger, slog.LevelDebug),
-		ErrorLogger:            kafkaLogger(c.Logger, slog.LevelWarn),
+		Logger:                 kafkaLogger(c.Logger, slog.LevelDebug, limit),
+		ErrorLogger:            kafkaLogger(c.Logger, slog.LevelWarn, limit),
 	})
-}
-
-func kafkaLogger(l *slog.Logger, level slog.Level) kafka.LoggerFunc {
-	return func(msg string, args ...any) {
-		if l != nil {
-			l.Log(context.Background(), level, fmt.Sprintf(msg, args...), slog.String("component", "kafka-go"))
-		}
-	}
 }

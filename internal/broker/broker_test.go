@@ -57,8 +57,8 @@ func TestPing(t *testing.T) {
 
 	assert.NoError(t, broker.NewPinger(cluster, "present").Ping(ctx))
 
-	missing := broker.NewPinger(cluster, "present", "mistyped")
-	assert.ErrorContains(t, missing.Ping(ctx), "mistyped")
+	missing := broker.NewPinger(cluster, "mistyped", "present", "dlq-mistyped")
+	assert.EqualError(t, missing.Ping(ctx), "kafka topic mistyped: not found; kafka topic dlq-mistyped: not found", "every missing topic, by name")
 	assert.ErrorContains(t, missing.Ping(ctx), "mistyped", "the first ping must not have created the topic")
 
 	c.Close()

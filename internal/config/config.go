@@ -65,6 +65,10 @@ type Consumer struct {
 	TombstoneTTL time.Duration `envconfig:"TOMBSTONE_TTL" default:"720h"`
 	// RetryMaxBackoff caps the wait between retries of a transient failure.
 	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
+	// MaxClockSkew is how far ahead of the consumer's clock an event's UpdatedAt may be before
+	// the event is dead-lettered instead of applied: such an event would outrank every real
+	// update of its patient until the clock caught up.
+	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
 }
@@ -147,6 +151,7 @@ func (c *Consumer) check() error {
 		positive("DDB_TIMEOUT", c.Store.Timeout),
 		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
 		positive("TOMBSTONE_TTL", c.TombstoneTTL),
+		positive("MAX_CLOCK_SKEW", c.MaxClockSkew),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		atMostHalf("DDB_TIMEOUT", c.Store.Timeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)

@@ -22,6 +22,7 @@ func TestLoadConsumerDefaults(t *testing.T) {
 	assert.Equal(t, "patient-profile", c.Table)
 	assert.Empty(t, c.Host)
 	assert.Equal(t, 10*time.Second, c.ShutdownTimeout)
+	assert.Equal(t, 5*time.Minute, c.MaxClockSkew)
 }
 
 func TestLoadProducer(t *testing.T) {
@@ -101,7 +102,7 @@ func TestLoadConsumerStoreTimeoutFitsTheShutdown(t *testing.T) {
 }
 
 func TestLoadConsumerNamesTheVariable(t *testing.T) {
-	for _, key := range []string{"COMMIT_INTERVAL", "KAFKA_SESSION_TIMEOUT", "DDB_TIMEOUT", "RETRY_MAX_BACKOFF", "TOMBSTONE_TTL"} {
+	for _, key := range []string{"COMMIT_INTERVAL", "KAFKA_SESSION_TIMEOUT", "DDB_TIMEOUT", "RETRY_MAX_BACKOFF", "TOMBSTONE_TTL", "MAX_CLOCK_SKEW"} {
 		t.Run(key, func(t *testing.T) {
 			t.Setenv(key, "-1s")
 			_, err := config.LoadConsumer()

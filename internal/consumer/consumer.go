@@ -56,6 +56,9 @@ type Config struct {
 	// it is) from one that may pass later. A permanent error dead-letters the event; any other is
 	// retried in place. Nil means every error is transient.
 	Permanent func(error) bool
+	// MaxClockSkew is how far ahead of this consumer's clock an event's UpdatedAt may be. An
+	// event further ahead is dead-lettered: applied, it would freeze its patient's row.
+	MaxClockSkew time.Duration
 }
 
 // Stats counts outcomes since the consumer started.
@@ -73,6 +76,8 @@ type Consumer struct {
 
 	offsets                                        offsets
 	applied, stale, deadLettered, retries, commits atomic.Int64
+	// deadLetters counts dead letters by reason. The map is built by New and only read after.
+	deadLetters map[string]*atomic.Int64
 }
 
 // New returns a Consumer.
@@ -80,8 +85,12 @@ func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLette
 	if cfg.Permanent == nil {
 		cfg.Permanent = never
 	}
-	return &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
-		offsets: newOffsets()}
+	c := &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
+		offsets: newOffsets(), deadLetters: map[string]*atomic.Int64{}}
+	for _, r := range Reasons {
+		c.deadLetters[r] = new(atomic.Int64)
+	}
+	return c
 }
 
 // Stats returns the outcome counts so far.
@@ -90,6 +99,15 @@ func (c *Consumer) Stats() Stats {
 		Applied: c.applied.Load(), Stale: c.stale.Load(), DeadLettered: c.deadLettered.Load(),
 		Retries: c.retries.Load(), Commits: c.commits.Load(),
 	}
+}
+
+// DeadLetters returns the dead-letter counts so far by reason, one of Reasons.
+func (c *Consumer) DeadLetters() map[string]int64 {
+	counts := make(map[string]int64, len(c.deadLetters))
+	for r, n := range c.deadLetters {
+		counts[r] = n.Load()
+	}
+	return counts
 }
 
 // queueSize bounds how far fetching runs ahead of a partition's worker. Messages still queued at

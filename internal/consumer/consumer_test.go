@@ -110,14 +110,16 @@ func eventMsg(t *testing.T, partition int, offset int64, e profile.Event) kafka.
 	t.Helper()
 	b, err := e.MarshalJSON()
 	require.NoError(t, err)
-	return msg(t, partition, offset, string(b))
+	m := msg(t, partition, offset, string(b))
+	m.Key = []byte(e.PatientID)
+	return m
 }
 
 // errRejected stands for the store's permanent errors; testConfig tells the loop so, as the
 // consumer binary does with store.IsRejected.
 var errRejected = errors.New("rejected by the store")
 
-var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second,
+var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second, MaxClockSkew: 5 * time.Minute,
 	Permanent: func(err error) bool { return errors.Is(err, errRejected) }}
 
 // runUntil runs the consumer until cond holds (or a deadline passes), then stops it and returns

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
 // handle brings one message to a final outcome: applied, stale (or duplicate), or
@@ -18,7 +16,7 @@ import (
 // behind this one and a patient's order is kept. It returns an error only if ctx is cancelled
 // first, in which case the message has no final outcome and must not be committed.
 func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
-	e, err := profile.Decode(m.Value)
+	e, err := decodeMessage(m, time.Now(), c.cfg.MaxClockSkew)
 	if err != nil {
 		return c.deadLetter(ctx, m, err)
 	}
@@ -50,8 +48,10 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 		return err
 	}
 	c.deadLettered.Add(1)
+	why := deadLetterReason(reason)
+	c.deadLetters[why].Add(1)
 	c.logger.Warn("dead-lettered", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
-		slog.String("reason", reason.Error()))
+		slog.String("reason", why), slog.String("error", reason.Error()))
 	return nil
 }
 

@@ -3,8 +3,8 @@ package ops
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -21,12 +21,15 @@ func handleReadyz(checks ...checker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		var errs []error
-		for _, c := range checks {
-			errs = append(errs, c.Ping(ctx))
+		// One line naming everything that is missing, as the consumer logs it while it waits.
+		var problems []string
+		for _, p := range checks {
+			if err := p.Ping(ctx); err != nil {
+				problems = append(problems, err.Error())
+			}
 		}
-		if err := errors.Join(errs...); err != nil {
-			encode(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+		if len(problems) > 0 {
+			encode(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": strings.Join(problems, "; ")})
 			return
 		}
 		encode(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -54,9 +54,10 @@ func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.H
 	}
 }
 
-// RegisterConsumer exposes the consumer's counts. They are read from stats at scrape time, so
-// the loop itself knows nothing of Prometheus.
-func RegisterConsumer(reg prometheus.Registerer, stats func() consumer.Stats) {
+// RegisterConsumer exposes the consumer's counts: its outcomes (stats) and its dead letters by
+// reason (deadLetters, keyed by consumer.Reasons). They are read at scrape time, so the loop
+// itself knows nothing of Prometheus.
+func RegisterConsumer(reg prometheus.Registerer, stats func() consumer.Stats, deadLetters func() map[string]int64) {
 	for outcome, count := range map[string]func(consumer.Stats) int64{
 		"applied":       func(s consumer.Stats) int64 { return s.Applied },
 		"stale":         func(s consumer.Stats) int64 { return s.Stale },
@@ -67,6 +68,13 @@ func RegisterConsumer(reg prometheus.Registerer, stats func() consumer.Stats) {
 			Help:        "Events brought to a final outcome: applied to the table, stale or duplicate (a no-op), or dead-lettered.",
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 		}, func() float64 { return float64(count(stats())) }))
+	}
+	for _, reason := range consumer.Reasons {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "patient_profile_consumer_dead_letters_total",
+			Help:        "Messages dead-lettered, by reason: contract (not the event contract), key_mismatch (key is not the PatientId), future (UpdatedAt beyond MAX_CLOCK_SKEW), store_rejected.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(deadLetters()[reason]) }))
 	}
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{

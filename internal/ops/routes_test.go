@@ -56,7 +56,7 @@ func TestMetrics(t *testing.T) {
 	reg := NewRegistry()
 	var stats consumer.Stats
 	stats.Applied, stats.Stale, stats.Retries = 3, 2, 7
-	RegisterConsumer(reg, func() consumer.Stats { return stats })
+	RegisterConsumer(reg, func() consumer.Stats { return stats }, func() map[string]int64 { return map[string]int64{"future": 4} })
 	h := NewHandler(quietLogger(), reg, app)
 	for _, path := range []string{"/things/1", "/things/2", "/things/bad", "/nowhere"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
@@ -74,8 +74,20 @@ func TestMetrics(t *testing.T) {
 		`patient_profile_consumer_events_total{outcome="stale"} 2`,
 		`patient_profile_consumer_events_total{outcome="dead_lettered"} 0`,
 		`patient_profile_consumer_retries_total 7`,
+		`patient_profile_consumer_dead_letters_total{reason="future"} 4`,
+		`patient_profile_consumer_dead_letters_total{reason="contract"} 0`,
 		`go_goroutines `,
 	} {
 		assert.Contains(t, rec.Body.String(), want)
 	}
+}
+
+// The consumer's /readyz names everything it waits for, on one line, as its log does.
+func TestReadyzNamesWhatIsMissing(t *testing.T) {
+	h := NewHandler(quietLogger(), NewRegistry(), nil, fakeChecker{errors.New("kafka topic nosuchtopic: not found")}, fakeChecker{},
+		fakeChecker{errors.New("dynamodb table patient-profile: not found")})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.JSONEq(t, `{"status":"not ready","error":"kafka topic nosuchtopic: not found; dynamodb table patient-profile: not found"}`, rec.Body.String())
 }

@@ -41,6 +41,30 @@ func TestDecode(t *testing.T) {
 		{name: "UpdatedAt year out of range in UTC", value: `{"PatientId":"1","UpdatedAt":"0001-01-01T00:30:00+01:00"}`, wantErr: "outside 0001-9999"},
 		{name: "array", value: `[1,2]`, wantErr: "decode event"},
 		{name: "trailing data", value: `{"PatientId":"1","UpdatedAt":"2026-01-02T05:00:00Z"} {}`, wantErr: "trailing data"},
+		{name: "null", value: `null`, wantErr: "must be a JSON object, got null"},
+		{
+			name:  "escaped names are the names they spell, unknown fields are ignored",
+			value: `{"Patient\u0049d":"7","UpdatedAt":"2026-01-02T05:00:00Z","Diagnosis":{"PatientId":"x","a":[1,"]}"]},"ce_id":null}`,
+			want:  profile.Event{PatientID: "7", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
+		},
+		{
+			name:  "escapes and invalid UTF-8 in values decode as encoding/json does",
+			value: "{\"PatientId\":\"7\",\"FirstName\":\"J\\u00f6 \\\"Jo\\\"\",\"LastName\":\"\xff\",\"UpdatedAt\":\"2026-01-02T05:00:00Z\"}",
+			want:  profile.Event{PatientID: "7", FirstName: "J\u00f6 \"Jo\"", LastName: "\ufffd", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
+		},
+		// The contract's names are exact. encoding/json would read these as PatientId and
+		// FirstName; a consumer in another language would not.
+		{name: "lower-case names", value: `{"patientid":"1","firstname":"John","UpdatedAt":"2026-01-02T05:00:00Z"}`, wantErr: `field "patientid": names are case-sensitive, the contract's is "PatientId"`},
+		{name: "a case variant beside the exact name", value: `{"PatientId":"1","PATIENTID":"2","UpdatedAt":"2026-01-02T05:00:00Z"}`, wantErr: `field "PATIENTID": names are case-sensitive`},
+		{name: "a case variant of an optional field", value: `{"PatientId":"1","isPregnant":true,"UpdatedAt":"2026-01-02T05:00:00Z"}`, wantErr: `field "isPregnant": names are case-sensitive, the contract's is "IsPregnant"`},
+		{name: "Unicode folding: long s for s", value: `{"PatientId":"1","ſex":"Female","UpdatedAt":"2026-01-02T05:00:00Z"}`, wantErr: `names are case-sensitive, the contract's is "Sex"`},
+		// Which of two values wins depends on the parser.
+		{name: "PatientId twice", value: `{"PatientId":"a","UpdatedAt":"2026-01-02T05:00:00Z","PatientId":"b"}`, wantErr: `field "PatientId" appears more than once`},
+		{name: "UpdatedAt twice, once escaped", value: `{"PatientId":"a","UpdatedAt":"2026-01-02T05:00:00Z","Updated\u0041t":"9999-01-01T00:00:00Z"}`, wantErr: `field "UpdatedAt" appears more than once`},
+		{name: "twice with null first", value: `{"PatientId":"a","IsPregnant":null,"IsPregnant":true,"UpdatedAt":"2026-01-02T05:00:00Z"}`, wantErr: `field "IsPregnant" appears more than once`},
+		{name: "an unknown field twice", value: `{"PatientId":"a","x":1,"UpdatedAt":"2026-01-02T05:00:00Z","x":2}`, wantErr: `field "x" appears more than once`},
+		{name: "numeric FirstName", value: `{"PatientId":"1","FirstName":12,"UpdatedAt":"2026-01-02T05:00:00Z"}`, wantErr: "FirstName: must be a string, got number"},
+		{name: "object EventId", value: `{"PatientId":"1","EventId":{},"UpdatedAt":"2026-01-02T05:00:00Z"}`, wantErr: "EventId: must be a string, got object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -261,8 +261,12 @@ var ErrWrongTable = errors.New("table key is not PatientId (S) alone")
 // startup.
 func (t *Table) Ping(ctx context.Context) error {
 	out, err := t.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.table)})
-	if err != nil {
-		return fmt.Errorf("describe table %s: %w", t.table, err)
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Errorf("dynamodb table %s: not found", t.table)
+	case err != nil:
+		return fmt.Errorf("dynamodb table %s: %w", t.table, err)
 	}
 	keys := out.Table.KeySchema
 	if len(keys) != 1 || aws.ToString(keys[0].AttributeName) != attrPatientID || keys[0].KeyType != types.KeyTypeHash {

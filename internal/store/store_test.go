@@ -266,6 +266,7 @@ func TestPingChecksTheKey(t *testing.T) {
 		err := store.New(client, "missing", 0).Ping(ctx)
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, store.ErrWrongTable, "a missing table may be created yet; it is not the wrong table")
+		assert.EqualError(t, err, "dynamodb table missing: not found", "readiness and the startup log say what is missing")
 	})
 }
 
