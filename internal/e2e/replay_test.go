@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/replay"
+)
+
+// TestReplayDeadLetters is an operator's session with cmd/replay-dlq against the real consumer: an
+// event another producer got wrong is parked; a dry run shows it and why; replayed as it is it
+// fails again and is parked again; replayed with its value fixed (-edit) it reaches the table; and
+// the same replay a second time changes nothing.
+func TestReplayDeadLetters(t *testing.T) {
+	logs := newLogs(t)
+	s := startStack(t, logs)
+	cport := freePort(t)
+	start(t, "consumer", s.ConsumerEnv(cport), cport, logs)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// IsPregnant as a string, as the HTTP API takes it but the event does not.
+	bad := `{"EventId":"e1","PatientId":"p-7","FirstName":"Grace","IsPregnant":"yes","UpdatedAt":"2026-01-02T05:00:00Z"}`
+	w := broker.NewWriter(s.Cluster(), s.Topic)
+	defer w.Close()
+	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("p-7"), Value: []byte(bad)}))
+	waitNoLag(t, s, 30*time.Second)
+	original := readTopic(t, s, s.Topic)[0]
+	parked := readTopic(t, s, s.DLQTopic)
+	require.Len(t, parked, 1)
+	source := fmt.Sprintf("%s/%d/%d", s.Topic, original.Partition, original.Offset)
+	dlqAt := fmt.Sprintf("%s/%d/%d", s.DLQTopic, parked[0].Partition, parked[0].Offset)
+	reason := "decode event: IsPregnant: must be a bool, got string"
+
+	replayDLQ := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bins["replay-dlq"], args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+			"KAFKA_BROKERS=" + s.Brokers[0], "TOPIC_NAME=" + s.Topic, "DLQ_TOPIC=" + s.DLQTopic}
+		out, err := cmd.CombinedOutput()
+		assert.NotContains(t, string(out), "Grace", "the output must never show a value")
+		return string(out), err
+	}
+
+	// A dry run lists it and why it was parked, and publishes nothing.
+	out, err := replayDLQ("-dry-run")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, fmt.Sprintf(`would-replay patient="p-7" source=%s dlq=%s error=%q`, source, dlqAt, reason))
+	assert.Contains(t, out, "summary: read 1, chosen 1: would replay 1,")
+	assert.Len(t, readTopic(t, s, s.Topic), 1, "a dry run publishes nothing")
+
+	// Replayed as it is, it fails again and goes back to the dead-letter topic, saying it was a
+	// replay and of what.
+	out, err = replayDLQ("-patient", "p-7")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, fmt.Sprintf(`replayed     patient="p-7" source=%s dlq=%s`, source, dlqAt))
+	waitNoLag(t, s, 30*time.Second)
+	parked = readTopic(t, s, s.DLQTopic)
+	require.Len(t, parked, 2)
+	replayed := readTopic(t, s, s.Topic)[1]
+	h := headerMap(parked[1])
+	assert.Equal(t, dlqAt, h[replay.HeaderReplayedFrom])
+	assert.Equal(t, source, h[replay.HeaderSource])
+	assert.Equal(t, reason, h[broker.HeaderError])
+	assert.Equal(t, strconv.FormatInt(replayed.Offset, 10), h[broker.HeaderOffset], "parked again from the replayed copy")
+	assert.Equal(t, bad, string(parked[1].Value))
+
+	// An edit must choose exactly one dead letter: the patient now has two.
+	fixed := filepath.Join(t.TempDir(), "fixed.json")
+	require.NoError(t, os.WriteFile(fixed, []byte(strings.Replace(bad, `"yes"`, "true", 1)+"\n"), 0o600))
+	out, err = replayDLQ("-patient", "p-7", "-edit", fixed)
+	require.Error(t, err, out)
+	assert.Contains(t, out, "more than one dead letter")
+	assert.Len(t, readTopic(t, s, s.Topic), 2, "a refused edit publishes nothing")
+
+	// Narrowed to the original, the fixed value reaches the table.
+	narrowed := []string{"-partition", strconv.Itoa(original.Partition), "-offset", strconv.FormatInt(original.Offset, 10), "-edit", fixed}
+	out, err = replayDLQ(narrowed...)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, `note="value replaced"`)
+	assert.Contains(t, out, "summary: read 2, chosen 1: replayed 1,")
+	waitNoLag(t, s, 30*time.Second)
+	got, ok, err := s.Store.Get(ctx, "p-7")
+	require.NoError(t, err)
+	require.True(t, ok, "the fixed event never reached the table")
+	assert.True(t, got.IsPregnant)
+	assert.Equal(t, "Grace", got.FirstName)
+	assert.Equal(t, "e1", got.EventID)
+
+	// The same replay again changes nothing: the consumer counts it stale.
+	out, err = replayDLQ(narrowed...)
+	require.NoError(t, err, out)
+	waitNoLag(t, s, 30*time.Second)
+	again, ok, err := s.Store.Get(ctx, "p-7")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, got, again)
+	assert.Equal(t, got.OrderKey(), again.OrderKey())
+	assert.Len(t, readTopic(t, s, s.DLQTopic), 2, "nothing new was parked")
+	metrics := scrape(t, cport)
+	for _, want := range []string{`outcome="applied"} 1`, `outcome="stale"} 1`, `outcome="dead_lettered"} 2`} {
+		assert.Contains(t, metrics, "patient_profile_consumer_events_total{"+want)
+	}
+}
+
+func readTopic(t *testing.T, s *devenv.Stack, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := devenv.ReadAll(ctx, s.Brokers, topic)
+	require.NoError(t, err)
+	return msgs
+}
+
+func headerMap(m kafka.Message) map[string]string {
+	h := map[string]string{}
+	for _, hd := range m.Headers {
+		h[hd.Key] = string(hd.Value)
+	}
+	return h
+}
+
+func scrape(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(body)
+}
