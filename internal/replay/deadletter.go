@@ -110,16 +110,23 @@ func isReplayHeader(key string) bool {
 	return strings.HasPrefix(key, "dlq-") || strings.HasPrefix(key, "replay-")
 }
 
+// Origin is where the event was first published: the source, or, for an event that was parked
+// again after a replay, the source of the dead letter it was replayed from. A run replays each
+// origin once. Dead-lettering is at least once, so the same source can be parked twice; and a
+// replay that fails again is parked again under a new source. Both are the same event.
+func (d DeadLetter) Origin() string {
+	if d.FirstSource != "" {
+		return d.FirstSource
+	}
+	return d.Source.String()
+}
+
 // message is the event to publish for d: its original key, value and headers, marked as
 // replayed from d. value replaces d's own value if it is not nil.
 func (d DeadLetter) message(value []byte) kafka.Message {
-	first := d.FirstSource
-	if first == "" {
-		first = d.Source.String()
-	}
 	headers := append(append([]kafka.Header(nil), d.Headers...),
 		kafka.Header{Key: HeaderReplayedFrom, Value: []byte(d.At.String())},
-		kafka.Header{Key: HeaderSource, Value: []byte(first)},
+		kafka.Header{Key: HeaderSource, Value: []byte(d.Origin())},
 	)
 	if value == nil {
 		value = d.Value

@@ -39,7 +39,7 @@ type Summary struct {
 	Read, Chosen int
 	// Replayed were published to the event topic (in a dry run: would have been).
 	Replayed int
-	// Skipped, and why: a second copy of a dead letter already chosen in this run, a dead letter
+	// Skipped, and why: a second copy of an event already chosen in this run, a dead letter
 	// without its value, or one from another topic.
 	Duplicate, ValueDropped, OtherTopic int
 	// Failed were chosen but their publish failed.
@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg Config, read ReadFunc, pub publisher, out io.W
 	if err := cfg.Filter.Check(); err != nil {
 		return Summary{}, fmt.Errorf("filter: %w", err)
 	}
-	r := &run{cfg: cfg, pub: pub, out: out, seen: map[Coordinates]Coordinates{}, sum: Summary{DryRun: cfg.DryRun}}
+	r := &run{cfg: cfg, pub: pub, out: out, seen: map[string]Coordinates{}, sum: Summary{DryRun: cfg.DryRun}}
 	if cfg.Edit != nil {
 		e, err := profile.Decode(cfg.Edit)
 		if err != nil {
@@ -105,8 +105,8 @@ type run struct {
 	cfg Config
 	pub publisher
 	out io.Writer
-	// seen maps the source of each dead letter chosen so far to where it was found.
-	seen    map[Coordinates]Coordinates
+	// seen maps the origin of each dead letter chosen so far to where it was found.
+	seen    map[string]Coordinates
 	editFor string
 	batch   []DeadLetter
 	sum     Summary
@@ -130,12 +130,12 @@ func (r *run) judge(m kafka.Message) error {
 		r.line("skipped", d, "from topic "+d.Source.Topic+", not "+r.cfg.Topic)
 		return nil
 	}
-	if first, ok := r.seen[d.Source]; ok {
+	if first, ok := r.seen[d.Origin()]; ok {
 		r.sum.Duplicate++
 		r.line("skipped", d, "duplicate of "+first.String())
 		return nil
 	}
-	r.seen[d.Source] = d.At
+	r.seen[d.Origin()] = d.At
 	if d.ValueDropped() && r.cfg.Edit == nil {
 		r.sum.ValueDropped++
 		r.line("skipped", d, fmt.Sprintf("value dropped (%d bytes): not in the dead-letter topic; read it at the source and replay it with -edit", d.DroppedSize))

@@ -205,10 +205,11 @@ func TestRun(t *testing.T) {
 		foreign    = parked(1, 2, "7", valid, 0, 1, "x")
 		junk       = kafka.Message{Topic: dlq, Partition: 2, Offset: 0, Key: []byte("5"), Value: []byte(valid)}
 		replayedB  = parked(1, 3, "7", `{"PatientId":"7","UpdatedAt":"2026-01-02T05:00:00Z"}`, 1, 40, "again", header(HeaderReplayedFrom, dlq+"/1/0"), header(HeaderSource, topic+"/1/3"))
+		b2         = parked(1, 4, "7", `{"PatientId":"7","UpdatedAt":"2026-01-03T05:00:00Z"}`, 1, 12, "put profile 7: rejected by the store: ValidationException")
 		downstream = errors.New("broker down")
 	)
 	foreign.Headers[2].Value = []byte("other.topic") // after traceparent and dlq-error
-	all := []kafka.Message{a, b, aAgain, dropped, foreign, junk, replayedB}
+	all := []kafka.Message{a, b, aAgain, dropped, foreign, junk, replayedB, b2}
 
 	type published struct{ key, value, from, source, edited string }
 	tests := []struct {
@@ -225,14 +226,14 @@ func TestRun(t *testing.T) {
 		wantErrMsg string
 	}{
 		{
-			name: "everything that can be replayed, once each",
+			name: "everything that can be replayed, each event once",
 			msgs: all,
 			want: []published{
 				{"42", poison, dlq + "/0/0", topic + "/4/17", ""},
 				{"7", string(b.Value), dlq + "/1/0", topic + "/1/3", ""},
-				{"7", string(replayedB.Value), dlq + "/1/3", topic + "/1/3", ""},
+				{"7", string(b2.Value), dlq + "/1/4", topic + "/1/12", ""},
 			},
-			wantSum: Summary{Read: 7, Chosen: 6, Replayed: 3, Duplicate: 1, ValueDropped: 1, OtherTopic: 1, Unreadable: 1},
+			wantSum: Summary{Read: 8, Chosen: 7, Replayed: 3, Duplicate: 2, ValueDropped: 1, OtherTopic: 1, Unreadable: 1},
 			wantLines: []string{
 				`replayed     patient="42" source=events/4/17 dlq=events.dlq/0/0 error="decode event: IsPregnant: must be a bool, got string"`,
 				`replayed     patient="7" source=events/1/3 dlq=events.dlq/1/0 error="put profile 7: rejected by the store: ValidationException"`,
@@ -240,36 +241,44 @@ func TestRun(t *testing.T) {
 				`skipped      patient="9" source=events/2/8 dlq=events.dlq/1/1 error="publish: message too large" note="value dropped (2097152 bytes)`,
 				`skipped      patient="7" source=other.topic/0/1 dlq=events.dlq/1/2 error="x" note="from topic other.topic, not events"`,
 				`skipped      dlq=events.dlq/2/0 patient="5" note="not a dead letter: no dlq-source-topic header"`,
-				`replayed     patient="7" source=events/1/40 dlq=events.dlq/1/3 error="again"`,
+				`skipped      patient="7" source=events/1/40 dlq=events.dlq/1/3 error="again" note="duplicate of events.dlq/1/0"`,
+				`replayed     patient="7" source=events/1/12 dlq=events.dlq/1/4 error="put profile 7: rejected by the store: ValidationException"`,
 			},
 		},
 		{
 			name:      "a dry run publishes nothing",
 			msgs:      all,
 			dryRun:    true,
-			wantSum:   Summary{Read: 7, Chosen: 6, Replayed: 3, Duplicate: 1, ValueDropped: 1, OtherTopic: 1, Unreadable: 1, DryRun: true},
+			wantSum:   Summary{Read: 8, Chosen: 7, Replayed: 3, Duplicate: 2, ValueDropped: 1, OtherTopic: 1, Unreadable: 1, DryRun: true},
 			wantLines: []string{`would-replay patient="42" source=events/4/17 dlq=events.dlq/0/0 error="decode event: IsPregnant: must be a bool, got string"`},
 		},
 		{
 			name:    "by patient",
 			msgs:    all,
 			filter:  func(f *Filter) { f.Patient = "7" },
-			want:    []published{{"7", string(b.Value), dlq + "/1/0", topic + "/1/3", ""}, {"7", string(replayedB.Value), dlq + "/1/3", topic + "/1/3", ""}},
-			wantSum: Summary{Read: 7, Chosen: 3, Replayed: 2, OtherTopic: 1, Unreadable: 1},
+			want:    []published{{"7", string(b.Value), dlq + "/1/0", topic + "/1/3", ""}, {"7", string(b2.Value), dlq + "/1/4", topic + "/1/12", ""}},
+			wantSum: Summary{Read: 8, Chosen: 4, Replayed: 2, Duplicate: 1, OtherTopic: 1, Unreadable: 1},
+		},
+		{
+			name:    "a replay parked again keeps the first source",
+			msgs:    all,
+			filter:  func(f *Filter) { f.Error = regexp.MustCompile("^again$") },
+			want:    []published{{"7", string(replayedB.Value), dlq + "/1/3", topic + "/1/3", ""}},
+			wantSum: Summary{Read: 8, Chosen: 1, Replayed: 1, Unreadable: 1},
 		},
 		{
 			name:    "by source partition and offsets",
 			msgs:    all,
 			filter:  func(f *Filter) { f.Partition, f.From, f.To = 1, 0, 10 },
 			want:    []published{{"7", string(b.Value), dlq + "/1/0", topic + "/1/3", ""}},
-			wantSum: Summary{Read: 7, Chosen: 1, Replayed: 1, Unreadable: 1},
+			wantSum: Summary{Read: 8, Chosen: 1, Replayed: 1, Unreadable: 1},
 		},
 		{
 			name:    "by error",
 			msgs:    all,
 			filter:  func(f *Filter) { f.Error = regexp.MustCompile("IsPregnant") },
 			want:    []published{{"42", poison, dlq + "/0/0", topic + "/4/17", ""}},
-			wantSum: Summary{Read: 7, Chosen: 2, Replayed: 1, Duplicate: 1, Unreadable: 1},
+			wantSum: Summary{Read: 8, Chosen: 2, Replayed: 1, Duplicate: 1, Unreadable: 1},
 		},
 		{
 			name:    "an edit replaces the value of the one chosen",
@@ -277,7 +286,7 @@ func TestRun(t *testing.T) {
 			filter:  func(f *Filter) { f.Patient = "42" },
 			edit:    fixed,
 			want:    []published{{"42", fixed, dlq + "/0/0", topic + "/4/17", "true"}},
-			wantSum: Summary{Read: 7, Chosen: 2, Replayed: 1, Duplicate: 1, Unreadable: 1},
+			wantSum: Summary{Read: 8, Chosen: 2, Replayed: 1, Duplicate: 1, Unreadable: 1},
 			wantLines: []string{
 				`replayed     patient="42" source=events/4/17 dlq=events.dlq/0/0 error="decode event: IsPregnant: must be a bool, got string" note="value replaced"`,
 			},
@@ -288,7 +297,7 @@ func TestRun(t *testing.T) {
 			filter:  func(f *Filter) { f.Patient = "9" },
 			edit:    `{"PatientId":"9","UpdatedAt":"2026-01-02T05:00:00Z"}`,
 			want:    []published{{"9", `{"PatientId":"9","UpdatedAt":"2026-01-02T05:00:00Z"}`, dlq + "/1/1", topic + "/2/8", "true"}},
-			wantSum: Summary{Read: 7, Chosen: 1, Replayed: 1, Unreadable: 1},
+			wantSum: Summary{Read: 8, Chosen: 1, Replayed: 1, Unreadable: 1},
 		},
 		{
 			name:       "an edit that chooses two publishes nothing",
@@ -296,7 +305,7 @@ func TestRun(t *testing.T) {
 			filter:     func(f *Filter) { f.Patient = "7" },
 			edit:       `{"PatientId":"7","UpdatedAt":"2026-01-02T05:00:00Z"}`,
 			wantErr:    ErrEdit,
-			wantErrMsg: "more than one dead letter (events/1/3 and events/1/40)",
+			wantErrMsg: "more than one dead letter (events/1/3 and events/1/12)",
 		},
 		{
 			name:       "an edit for another patient publishes nothing",
