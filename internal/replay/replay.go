@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config, read ReadFunc, pub publisher, out io.W
 		if err := r.judge(m); err != nil {
 			return err
 		}
-		if cfg.Edit == nil && len(r.batch) >= batchSize {
+		if cfg.Edit == nil && r.replays >= batchSize {
 			return r.flush(ctx)
 		}
 		return nil
@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config, read ReadFunc, pub publisher, out io.W
 	if err != nil {
 		return r.sum, err
 	}
-	if cfg.Edit != nil && len(r.batch) == 0 {
+	if cfg.Edit != nil && r.replays == 0 {
 		return r.sum, fmt.Errorf("%w: the filter chooses no dead letter that can be replayed", ErrEdit)
 	}
 	return r.sum, r.flush(ctx)
@@ -108,8 +108,20 @@ type run struct {
 	// seen maps the origin of each dead letter chosen so far to where it was found.
 	seen    map[string]Coordinates
 	editFor string
-	batch   []DeadLetter
+	// queue holds the verdicts not yet printed, in the order read, so that the output reads in
+	// topic order although publishing is batched; replays counts those to publish.
+	queue   []verdict
+	replays int
 	sum     Summary
+}
+
+// verdict is what a run does with one message: replay it, or skip it and say why.
+type verdict struct {
+	d      DeadLetter
+	replay bool
+	// line is the whole line for a message that is not a dead letter.
+	line string
+	note string
 }
 
 // judge decides what to do with one message of the dead-letter topic.
@@ -118,85 +130,98 @@ func (r *run) judge(m kafka.Message) error {
 	d, err := Parse(m)
 	if err != nil {
 		r.sum.Unreadable++
-		fmt.Fprintf(r.out, "skipped      dlq=%s patient=%q note=%q\n", d.At, d.Patient(), "not a dead letter: "+err.Error())
+		r.queue = append(r.queue, verdict{line: fmt.Sprintf("skipped      dlq=%s patient=%q note=%q", d.At, d.Patient(), "not a dead letter: "+err.Error())})
 		return nil
 	}
 	if !r.cfg.Filter.Match(d) {
 		return nil
 	}
 	r.sum.Chosen++
+	skip := func(note string) { r.queue = append(r.queue, verdict{d: d, note: note}) }
 	if d.Source.Topic != r.cfg.Topic {
 		r.sum.OtherTopic++
-		r.line("skipped", d, "from topic "+d.Source.Topic+", not "+r.cfg.Topic)
+		skip("from topic " + d.Source.Topic + ", not " + r.cfg.Topic)
 		return nil
 	}
 	if first, ok := r.seen[d.Origin()]; ok {
 		r.sum.Duplicate++
-		r.line("skipped", d, "duplicate of "+first.String())
+		skip("duplicate of " + first.String())
 		return nil
 	}
 	r.seen[d.Origin()] = d.At
 	if d.ValueDropped() && r.cfg.Edit == nil {
 		r.sum.ValueDropped++
-		r.line("skipped", d, fmt.Sprintf("value dropped (%d bytes): not in the dead-letter topic; read it at the source and replay it with -edit", d.DroppedSize))
+		skip(fmt.Sprintf("value dropped (%d bytes): not in the dead-letter topic; read it at the source and replay it with -edit", d.DroppedSize))
 		return nil
 	}
 	if r.cfg.Edit != nil {
-		if len(r.batch) > 0 {
+		if r.replays > 0 {
+			var chosen DeadLetter
+			for _, v := range r.queue {
+				if v.replay {
+					chosen = v.d
+				}
+			}
 			return fmt.Errorf("%w: the filter chooses more than one dead letter (%s and %s); narrow it to one with -partition and -offset",
-				ErrEdit, r.batch[0].Source, d.Source)
+				ErrEdit, chosen.Source, d.Source)
 		}
 		if d.Patient() != r.editFor {
 			return fmt.Errorf("%w: the replacement is for patient %q, the dead letter at %s is for %q", ErrEdit, r.editFor, d.At, d.Patient())
 		}
 	}
-	r.batch = append(r.batch, d)
+	r.queue = append(r.queue, verdict{d: d, replay: true})
+	r.replays++
 	return nil
 }
 
-// flush publishes the batch, or lists it in a dry run.
+// flush publishes the queued replays (unless this is a dry run) and prints every queued verdict.
 func (r *run) flush(ctx context.Context) error {
-	batch := r.batch
-	r.batch = nil
-	if len(batch) == 0 {
-		return nil
+	queue := r.queue
+	r.queue, r.replays = nil, 0
+	var msgs []kafka.Message
+	for _, v := range queue {
+		if v.replay && !r.cfg.DryRun {
+			msgs = append(msgs, v.d.message(r.cfg.Edit))
+		}
 	}
-	note := ""
+	var err error
+	each := make(kafka.WriteErrors, len(msgs))
+	if len(msgs) > 0 {
+		err = r.pub.WriteMessages(ctx, msgs...)
+		if !errors.As(err, &each) || len(each) != len(msgs) {
+			each = make(kafka.WriteErrors, len(msgs))
+			for i := range each {
+				each[i] = err
+			}
+		}
+	}
+	edited := ""
 	if r.cfg.Edit != nil {
-		note = "value replaced"
+		edited = "value replaced"
 	}
-	if r.cfg.DryRun {
-		for _, d := range batch {
+	failed, i := 0, 0
+	for _, v := range queue {
+		switch {
+		case v.line != "":
+			fmt.Fprintln(r.out, v.line)
+		case !v.replay:
+			r.line("skipped", v.d, v.note)
+		case r.cfg.DryRun:
 			r.sum.Replayed++
-			r.line("would-replay", d, note)
-		}
-		return nil
-	}
-	msgs := make([]kafka.Message, len(batch))
-	for i, d := range batch {
-		msgs[i] = d.message(r.cfg.Edit)
-	}
-	err := r.pub.WriteMessages(ctx, msgs...)
-	var each kafka.WriteErrors
-	if !errors.As(err, &each) || len(each) != len(batch) {
-		each = make(kafka.WriteErrors, len(batch))
-		for i := range each {
-			each[i] = err
-		}
-	}
-	failed := 0
-	for i, d := range batch {
-		if each[i] != nil {
+			r.line("would-replay", v.d, edited)
+		case each[i] != nil:
 			failed++
-			r.line("failed", d, each[i].Error())
-			continue
+			r.line("failed", v.d, each[i].Error())
+			i++
+		default:
+			r.sum.Replayed++
+			r.line("replayed", v.d, edited)
+			i++
 		}
-		r.sum.Replayed++
-		r.line("replayed", d, note)
 	}
 	r.sum.Failed += failed
 	if failed > 0 {
-		return fmt.Errorf("publish to %s: %d of %d failed: %w", r.cfg.Topic, failed, len(batch), err)
+		return fmt.Errorf("publish to %s: %d of %d failed: %w", r.cfg.Topic, failed, len(msgs), err)
 	}
 	return nil
 }

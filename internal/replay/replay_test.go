@@ -420,3 +420,28 @@ func TestRunReportsEachFailedMessage(t *testing.T) {
 	assert.Contains(t, out.String(), `replayed     patient="1"`)
 	assert.Contains(t, out.String(), `failed       patient="2" source=events/0/1 dlq=events.dlq/0/1 error="x" note="not leader"`)
 }
+
+func TestRunPrintsInTopicOrder(t *testing.T) {
+	msgs := []kafka.Message{
+		parked(0, 0, "1", valid, 0, 0, "x"),
+		parked(0, 1, "1", valid, 0, 0, "x"),
+		{Topic: dlq, Partition: 0, Offset: 2},
+		parked(0, 3, "2", valid, 0, 1, "x"),
+	}
+	for _, dryRun := range []bool{false, true} {
+		t.Run("dry run "+strconv.FormatBool(dryRun), func(t *testing.T) {
+			var out strings.Builder
+			_, err := Run(context.Background(), Config{Topic: topic, Filter: All, DryRun: dryRun}, readFrom(msgs...), &fakeTopic{}, &out)
+			require.NoError(t, err)
+			var dlqs []string
+			for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				for _, f := range strings.Fields(l) {
+					if strings.HasPrefix(f, "dlq=") {
+						dlqs = append(dlqs, f)
+					}
+				}
+			}
+			assert.Equal(t, []string{"dlq=events.dlq/0/0", "dlq=events.dlq/0/1", "dlq=events.dlq/0/2", "dlq=events.dlq/0/3"}, dlqs)
+		})
+	}
+}
