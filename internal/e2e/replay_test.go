@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
@@ -48,12 +50,9 @@ func TestReplayDeadLetters(t *testing.T) {
 	reason := "decode event: IsPregnant: must be a bool, got string"
 
 	replayDLQ := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, bins["replay-dlq"], args...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-			"KAFKA_BROKERS=" + s.Brokers[0], "TOPIC_NAME=" + s.Topic, "DLQ_TOPIC=" + s.DLQTopic}
-		out, err := cmd.CombinedOutput()
-		assert.NotContains(t, string(out), "Grace", "the output must never show a value")
-		return string(out), err
+		out, err := runReplay(ctx, s, nil, args...)
+		assert.NotContains(t, out, "Grace", "the output must never show a value")
+		return out, err
 	}
 
 	// A dry run lists it and why it was parked, and publishes nothing.
@@ -111,6 +110,56 @@ func TestReplayDeadLetters(t *testing.T) {
 	for _, want := range []string{`outcome="applied"} 1`, `outcome="stale"} 1`, `outcome="dead_lettered"} 2`} {
 		assert.Contains(t, metrics, "patient_profile_consumer_events_total{"+want)
 	}
+}
+
+// The replay speaks TLS and SASL like the services: it reads the dead-letter topic and publishes
+// to the event topic of a broker that requires both, and a wrong password fails the run.
+func TestReplayOverTLSAndSASL(t *testing.T) {
+	logs := newLogs(t)
+	cert, caFile := selfSigned(t)
+	s := startStack(t, logs, func(o *devenv.Options) {
+		o.KafkaOpts = []kfake.Opt{
+			kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
+			kfake.EnableSASL(),
+			kfake.Superuser("SCRAM-SHA-512", "svc", "s3cret"),
+		}
+	})
+	secure := []string{"KAFKA_TLS=true", "KAFKA_TLS_CA_FILE=" + caFile,
+		"KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "KAFKA_SASL_USERNAME=svc", "KAFKA_SASL_PASSWORD=s3cret"}
+	cport := freePort(t)
+	start(t, "consumer", s.ConsumerEnv(cport, secure...), cport, logs)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	cluster, err := broker.NewCluster(s.Brokers, broker.Security{TLS: true, TLSCAFile: caFile,
+		SASLMechanism: "SCRAM-SHA-512", SASLUsername: "svc", SASLPassword: "s3cret"})
+	require.NoError(t, err)
+	w := broker.NewWriter(cluster, s.Topic)
+	defer w.Close()
+	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("p-9"), Value: []byte("not json")}))
+
+	var out string
+	require.Eventually(t, func() bool {
+		out, err = runReplay(ctx, s, secure, "-dry-run")
+		return err == nil && strings.Contains(out, `would-replay patient="p-9"`)
+	}, 30*time.Second, 200*time.Millisecond, "the dead letter never showed: %v\n%s", err, out)
+
+	out, err = runReplay(ctx, s, secure, "-patient", "p-9")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "summary: read 1, chosen 1: replayed 1,")
+
+	out, err = runReplay(ctx, s, append(secure, "KAFKA_SASL_PASSWORD=wrong"), "-dry-run")
+	assert.Error(t, err, "a wrong password must fail the run: %s", out)
+}
+
+// runReplay runs cmd/replay-dlq against the stack, with extra environment entries, and returns
+// its output.
+func runReplay(ctx context.Context, s *devenv.Stack, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bins["replay-dlq"], args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"KAFKA_BROKERS=" + s.Brokers[0], "TOPIC_NAME=" + s.Topic, "DLQ_TOPIC=" + s.DLQTopic}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func readTopic(t *testing.T, s *devenv.Stack, topic string) []kafka.Message {
