@@ -7,7 +7,7 @@ GO       ?= go
 TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
 .PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer \
-        test test-short soak bench lint mocks check-mocks compose-config clean
+        test test-short soak replay-dlq bench lint mocks check-mocks compose-config clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,8 +23,8 @@ mod-dl: ## Download the Go modules
 mod-tidy: ## Tidy go.mod and go.sum
 	$(GO) mod tidy
 
-build: ## Build both binaries into bin/
-	$(GO) build -o bin/ ./cmd/producer ./cmd/consumer
+build: ## Build the binaries (producer, consumer, replay-dlq) into bin/
+	$(GO) build -o bin/ ./cmd/producer ./cmd/consumer ./cmd/replay-dlq
 
 local-dev-stack: ## Run Kafka (kfake, :9092) and DynamoDB (dynalite, :4566) in the foreground
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
@@ -57,6 +57,14 @@ soak: ## Convergence under SIGKILLs: 20,000 events, 2,000 patients, 3 kills, 2 c
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
 	$(GO) build -o bin/ ./cmd/consumer ./cmd/soak
 	bin/soak -consumer bin/consumer -events 20000 -patients 2000 -poison 25 -kills 3 -consumers 2 $(SOAK_FLAGS)
+
+# What to replay; empty replays every dead letter that can be. For example
+# REPLAY_FLAGS='-dry-run -patient 42' or REPLAY_FLAGS='-error IsPregnant'. The environment says
+# where (KAFKA_BROKERS, TOPIC_NAME, DLQ_TOPIC, ...), as for the consumer.
+REPLAY_FLAGS ?=
+replay-dlq: ## Publish dead letters back to the event topic; REPLAY_FLAGS='-dry-run -patient 42' chooses
+	$(GO) build -o bin/ ./cmd/replay-dlq
+	bin/replay-dlq $(REPLAY_FLAGS)
 
 bench: ## Benchmarks of the hot paths (decode, the HTTP handler); compare runs with benchstat
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/profile ./internal/api

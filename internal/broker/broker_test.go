@@ -109,3 +109,63 @@ func TestDeadLetters(t *testing.T) {
 		})
 	}
 }
+
+func TestReadTopic(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t", "empty"))
+	require.NoError(t, err)
+	defer c.Close()
+	cluster := broker.Cluster{Brokers: c.ListenAddrs()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	w := broker.NewWriter(cluster, "t")
+	defer w.Close()
+	var sent []kafka.Message
+	for i := range 40 {
+		m := kafka.Message{Key: []byte(fmt.Sprint("p", i%7)), Value: []byte(fmt.Sprint("v", i)),
+			Headers: []kafka.Header{{Key: "n", Value: []byte(fmt.Sprint(i))}}}
+		if i == 5 {
+			m.Value = nil
+		}
+		sent = append(sent, m)
+	}
+	require.NoError(t, w.WriteMessages(ctx, sent...))
+
+	type seen struct{ key, value, header string }
+	var got []seen
+	last := map[int]int64{}
+	published := false
+	require.NoError(t, broker.ReadTopic(ctx, cluster, "t", func(m kafka.Message) error {
+		if !published {
+			// Published during the read: past the end the read started with, so not read.
+			require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("p1"), Value: []byte("late")}, kafka.Message{Key: []byte("p2"), Value: []byte("late")}))
+			published = true
+		}
+		assert.Equal(t, "t", m.Topic)
+		if prev, ok := last[m.Partition]; ok {
+			assert.Equal(t, prev+1, m.Offset, "partition %d in offset order, with no gap", m.Partition)
+		}
+		last[m.Partition] = m.Offset
+		require.Len(t, m.Headers, 1)
+		if string(m.Headers[0].Value) == "5" {
+			assert.Nil(t, m.Value, "a null value stays null")
+		}
+		got = append(got, seen{string(m.Key), string(m.Value), string(m.Headers[0].Value)})
+		return nil
+	}))
+	var want []seen
+	for _, m := range sent {
+		want = append(want, seen{string(m.Key), string(m.Value), string(m.Headers[0].Value)})
+	}
+	assert.ElementsMatch(t, want, got)
+	assert.Len(t, last, 3, "every partition was read")
+
+	calls := 0
+	require.NoError(t, broker.ReadTopic(ctx, cluster, "empty", func(kafka.Message) error { calls++; return nil }))
+	assert.Zero(t, calls)
+
+	stop := errors.New("stop")
+	assert.ErrorIs(t, broker.ReadTopic(ctx, cluster, "t", func(kafka.Message) error { return stop }), stop)
+	assert.ErrorContains(t, broker.ReadTopic(ctx, cluster, "missing", func(kafka.Message) error { return nil }), "missing")
+}

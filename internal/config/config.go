@@ -110,6 +110,27 @@ func LoadConsumer() (Consumer, error) {
 	return c, c.check()
 }
 
+// Replay configures cmd/replay-dlq: where the brokers are, the event topic it publishes to and
+// the dead-letter topic it reads. What to replay is given by its flags, not by the environment.
+type Replay struct {
+	Kafka
+	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq"`
+}
+
+// LoadReplay reads the replay command's settings. Its error is one line naming the variable.
+func LoadReplay() (Replay, error) {
+	var c Replay
+	if err := process(&c); err != nil {
+		return c, err
+	}
+	c.Brokers = cleanList(c.Brokers)
+	return c, firstError(
+		c.Kafka.check(),
+		nonEmpty("DLQ_TOPIC", c.DLQTopic),
+		differ("DLQ_TOPIC", c.DLQTopic, "TOPIC_NAME", c.Topic),
+	)
+}
+
 // DevStack configures the embedded stack (`make run`, `make local-dev-stack`). It reads the
 // consumer's variables too, so that the stack creates exactly the topics and the table the
 // services will look for.
@@ -221,6 +242,15 @@ func (k Kafka) check() error {
 		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
 	}
 	return nonEmpty("TOPIC_NAME", k.Topic)
+}
+
+// differ refuses two settings that must name different things: a replay from a topic into itself
+// would publish every dead letter back into the dead-letter topic.
+func differ(key, v, otherKey, other string) error {
+	if v == other {
+		return fmt.Errorf("config: %s=%q must differ from %s", key, v, otherKey)
+	}
+	return nil
 }
 
 func checkPort(key string, p int) error {

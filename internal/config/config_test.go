@@ -142,3 +142,43 @@ func TestShutdownBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadReplay(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    config.Replay
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			want: config.Replay{Kafka: config.Kafka{Brokers: []string{"localhost:9092"}, Topic: "patient.profile.updated"},
+				DLQTopic: "patient.profile.updated.dlq"},
+		},
+		{
+			name: "the consumer's variables",
+			env: map[string]string{"KAFKA_BROKERS": "b1:9092, b2:9092", "TOPIC_NAME": "t", "DLQ_TOPIC": "t.dlq",
+				"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"},
+			want: config.Replay{Kafka: config.Kafka{Brokers: []string{"b1:9092", "b2:9092"}, Topic: "t",
+				KafkaSecurity: config.KafkaSecurity{TLS: true, SASLMechanism: "PLAIN", SASLUsername: "u", SASLPassword: "p"}},
+				DLQTopic: "t.dlq"},
+		},
+		{name: "empty dead-letter topic", env: map[string]string{"DLQ_TOPIC": " "}, wantErr: "DLQ_TOPIC must not be empty"},
+		{name: "dead-letter topic is the event topic", env: map[string]string{"DLQ_TOPIC": "patient.profile.updated"}, wantErr: "must differ from TOPIC_NAME"},
+		{name: "SASL without a password", env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u"}, wantErr: "KAFKA_SASL_PASSWORD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.LoadReplay()
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c)
+		})
+	}
+}

@@ -33,13 +33,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	err = devenv.Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer")
+	err = devenv.Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer", "./cmd/replay-dlq")
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	bins["producer"], bins["consumer"] = dir+"/producer", dir+"/consumer"
+	bins["replay-dlq"] = dir + "/replay-dlq"
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
