@@ -44,8 +44,20 @@ type wireEvent struct {
 	UpdatedAt  string `json:"UpdatedAt"`
 }
 
-// MarshalJSON writes the contract form, with UpdatedAt in UTC at nanosecond precision.
+// wireDeletion is the deletion form: the stamp is DeletedAt, and there is no UpdatedAt and no
+// profile field. A consumer that predates it finds no UpdatedAt and dead-letters it, as every
+// version of this one does, instead of applying it as an update with empty fields.
+type wireDeletion struct {
+	EventID   string `json:"EventId"`
+	PatientID string `json:"PatientId"`
+	DeletedAt string `json:"DeletedAt"`
+}
+
+// MarshalJSON writes the contract form, with the stamp in UTC at nanosecond precision.
 func (e Event) MarshalJSON() ([]byte, error) {
+	if e.Deleted {
+		return json.Marshal(wireDeletion{EventID: e.EventID, PatientID: e.PatientID, DeletedAt: e.UpdatedAt.UTC().Format(time.RFC3339Nano)})
+	}
 	return json.Marshal(wireEvent{
 		EventID:    e.EventID,
 		PatientID:  e.PatientID,
@@ -74,13 +86,13 @@ func Decode(value []byte) (Event, error) {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
 	var e Event
-	var updatedAt string
+	var updatedAt, deletedAt string
 	for _, s := range [...]struct {
 		field int
 		dst   *string
 	}{
 		{fieldEventID, &e.EventID}, {fieldPatientID, &e.PatientID}, {fieldFirstName, &e.FirstName},
-		{fieldLastName, &e.LastName}, {fieldSex, &e.Sex}, {fieldUpdatedAt, &updatedAt},
+		{fieldLastName, &e.LastName}, {fieldSex, &e.Sex}, {fieldUpdatedAt, &updatedAt}, {fieldDeletedAt, &deletedAt},
 	} {
 		if *s.dst, err = stringValue(raw[s.field]); err != nil {
 			return Event{}, fmt.Errorf("decode event: %s: %w", fieldNames[s.field], err)
@@ -92,12 +104,34 @@ func Decode(value []byte) (Event, error) {
 	if e.PatientID == "" {
 		return Event{}, errors.New("decode event: PatientId: missing or empty")
 	}
+	if raw[fieldDeletedAt] != nil {
+		return decodeDeletion(e, raw, deletedAt)
+	}
 	if updatedAt == "" {
 		return Event{}, errors.New("decode event: UpdatedAt: missing or empty")
 	}
 	if e.UpdatedAt, err = ParseTime(updatedAt); err != nil {
 		return Event{}, fmt.Errorf("decode event: UpdatedAt: %w", err)
 	}
+	return e, nil
+}
+
+// decodeDeletion finishes the deletion form: a stamp (DeletedAt) and nothing about the patient
+// but the id, so that an erasure can never carry, or be mistaken for, profile data.
+func decodeDeletion(e Event, raw [numFields][]byte, deletedAt string) (Event, error) {
+	for _, f := range [...]int{fieldUpdatedAt, fieldFirstName, fieldLastName, fieldIsPregnant, fieldSex} {
+		if raw[f] != nil {
+			return Event{}, fmt.Errorf("decode event: %s: a deletion (DeletedAt) carries no %s", fieldNames[f], fieldNames[f])
+		}
+	}
+	if deletedAt == "" {
+		return Event{}, errors.New("decode event: DeletedAt: empty")
+	}
+	t, err := ParseTime(deletedAt)
+	if err != nil {
+		return Event{}, fmt.Errorf("decode event: DeletedAt: %w", err)
+	}
+	e.UpdatedAt, e.Deleted = t, true
 	return e, nil
 }
 
@@ -110,10 +144,11 @@ const (
 	fieldIsPregnant
 	fieldSex
 	fieldUpdatedAt
+	fieldDeletedAt
 	numFields
 )
 
-var fieldNames = [numFields]string{"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt"}
+var fieldNames = [numFields]string{"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt", "DeletedAt"}
 
 // members returns the raw value of each contract field in the top-level object of value, which
 // must be valid JSON. It refuses duplicate names and names that match a contract name only when

@@ -18,7 +18,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value []byte) {
 		got, err := profile.Decode(value)
 
-		want, problem := reference(value)
+		want, seen, problem := reference(value)
 		if problem != "" {
 			if err == nil || !strings.Contains(err.Error(), problem) {
 				t.Fatalf("Decode(%q): got error %v, want one saying %q", value, err, problem)
@@ -31,10 +31,17 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		valid := want.PatientID != "" && want.UpdatedAt != ""
+		stamp := want.UpdatedAt
+		valid := want.PatientID != "" && stamp != ""
+		if seen["DeletedAt"] {
+			// The deletion form: a stamp and nothing about the patient but the id.
+			stamp = want.DeletedAt
+			valid = want.PatientID != "" && stamp != "" && !seen["UpdatedAt"] && !seen["FirstName"] &&
+				!seen["LastName"] && !seen["IsPregnant"] && !seen["Sex"]
+		}
 		var ts error
 		if valid {
-			_, ts = profile.ParseTime(want.UpdatedAt)
+			_, ts = profile.ParseTime(stamp)
 		}
 		if (err == nil) != (valid && ts == nil) {
 			t.Fatalf("Decode(%q): got error %v; encoding/json read %+v", value, err, *want)
@@ -43,7 +50,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		if got.EventID != want.EventID || got.PatientID != want.PatientID || got.FirstName != want.FirstName ||
-			got.LastName != want.LastName || got.IsPregnant != want.IsPregnant || got.Sex != want.Sex {
+			got.LastName != want.LastName || got.IsPregnant != want.IsPregnant || got.Sex != want.Sex || got.Deleted != seen["DeletedAt"] {
 			t.Fatalf("Decode(%q) = %+v, encoding/json read %+v", value, got, *want)
 		}
 		// What Decode accepts survives a round trip.
@@ -66,20 +73,21 @@ type wire struct {
 	IsPregnant bool
 	Sex        string
 	UpdatedAt  string
+	DeletedAt  string
 }
 
 // reference decodes value with encoding/json. problem names a contract breach it found in the
 // top-level object's names; want is nil if encoding/json refuses the value.
-func reference(value []byte) (want *wire, problem string) {
+func reference(value []byte) (want *wire, seen map[string]bool, problem string) {
 	if !json.Valid(value) {
-		return nil, ""
+		return nil, nil, ""
 	}
 	dec := json.NewDecoder(bytes.NewReader(value))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, ""
+		return nil, nil, ""
 	}
-	contract := []string{"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt"}
-	seen := map[string]bool{}
+	contract := []string{"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt", "DeletedAt"}
+	seen = map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -87,12 +95,12 @@ func reference(value []byte) (want *wire, problem string) {
 		}
 		name := tok.(string)
 		if seen[name] {
-			return nil, "appears more than once"
+			return nil, nil, "appears more than once"
 		}
 		seen[name] = true
 		for _, c := range contract {
 			if name != c && strings.EqualFold(name, c) {
-				return nil, "names are case-sensitive"
+				return nil, nil, "names are case-sensitive"
 			}
 		}
 		var skip json.RawMessage
@@ -102,7 +110,7 @@ func reference(value []byte) (want *wire, problem string) {
 	}
 	var w wire
 	if err := json.Unmarshal(value, &w); err != nil {
-		return nil, ""
+		return nil, nil, ""
 	}
-	return &w, ""
+	return &w, seen, ""
 }
