@@ -1702,13 +1702,17 @@ members:
 // reply sends kresp back to the caller of creq. If m is non-nil,
 // m.waitingReply is cleared before the send attempt so a dead
 // connection does not leave a stale reply behind.
+//
+// The member's session timer starts whether or not the reply was
+// delivered, as Kafka schedules the heartbeat expiration of every
+// member when a join completes: a member whose connection died must
+// still expire, or it keeps its partitions for ever once the leader's
+// SyncGroup has stopped the pending-sync timer.
 func (g *group) reply(creq *clientReq, kresp kmsg.Response, m *groupMember) {
 	if m != nil {
 		m.waitingReply = nil
 	}
-	if !creq.reply(kresp) {
-		return
-	}
+	creq.reply(kresp)
 	if m != nil {
 		g.updateHeartbeat(m)
 	}
