@@ -53,10 +53,10 @@ test-short: ## Run the unit tests only (no dynalite, no broker)
 # The large convergence run. A small one is part of `make test`. SOAK_FLAGS adds to or overrides
 # these, for example SOAK_FLAGS='-seed 42 -log soak.log'.
 SOAK_FLAGS ?=
-soak: ## Convergence under SIGKILLs: 20,000 events, 2,000 patients, 3 kills, 2 concurrent consumers
+soak: ## Convergence under SIGKILLs: 20,000 events, 2,000 patients, 3 kills, 2 concurrent consumers, 3 crash loops
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
 	$(GO) build -o bin/ ./cmd/consumer ./cmd/soak
-	bin/soak -consumer bin/consumer -events 20000 -patients 2000 -poison 25 -kills 3 -consumers 2 $(SOAK_FLAGS)
+	bin/soak -consumer bin/consumer -events 20000 -patients 2000 -poison 25 -kills 3 -consumers 2 -crash-loops 3 $(SOAK_FLAGS)
 
 bench: ## Benchmarks of the hot paths (decode, the HTTP handler); compare runs with benchstat
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/profile ./internal/api

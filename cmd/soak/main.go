@@ -1,7 +1,8 @@
 // Command soak is the convergence test behind `make soak`: it publishes an adversarial stream
 // (shuffled, duplicated, tied timestamps, mixed offsets and fraction widths, poison), runs the
-// real consumer binary, SIGKILLs it at random points, runs several at once and kills one, and
-// when the group has caught up compares every row with the newest event per patient and the
+// real consumer binary, SIGKILLs it at random points, runs several at once and kills one, kills
+// them all again and again before the group settles on them (crash loops), and when the group
+// has caught up compares every row with the newest event per patient and the
 // dead-letter topic with the poison sent. It prints one line and exits non-zero on any
 // difference.
 package main
@@ -37,6 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Poison, "poison", 25, "poison messages")
 	fs.IntVar(&cfg.Kills, "kills", 3, "SIGKILLs of the lone consumer in phase 1")
 	fs.IntVar(&cfg.Consumers, "consumers", 2, "concurrent consumers in phase 2 (one is SIGKILLed)")
+	fs.IntVar(&cfg.CrashLoops, "crash-loops", 3, "phase 3: rounds of SIGKILLing the consumers, starting new ones and SIGKILLing those 0.5-1.5 s later, then starting new ones")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed, printed so a run can be repeated")
 	fs.StringVar(&cfg.ConsumerBin, "consumer", "bin/consumer", "consumer binary")
 	logFile := fs.String("log", "", "file for the consumers' output (default: discard)")
