@@ -78,3 +78,5 @@ require (
 )
 
 tool github.com/vektra/mockery/v2
+
+replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake

@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Poison, "poison", 25, "poison messages")
 	fs.IntVar(&cfg.Kills, "kills", 3, "SIGKILLs of the lone consumer in phase 1")
 	fs.IntVar(&cfg.Consumers, "consumers", 2, "concurrent consumers in phase 2 (one is SIGKILLed)")
+	fs.IntVar(&cfg.CrashLoops, "crash-loops", 3, "phase 3: rounds of SIGKILLing the consumers, starting new ones and SIGKILLing those 0.5-1.5 s later, then starting new ones")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed, printed so a run can be repeated")
 	fs.StringVar(&cfg.ConsumerBin, "consumer", "bin/consumer", "consumer binary")
 	logFile := fs.String("log", "", "file for the consumers' output (default: discard)")

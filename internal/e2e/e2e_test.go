@@ -146,8 +146,8 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 }
 
 // TestSoak is a small run of the convergence test (`make soak` runs the large one): real
-// consumer processes SIGKILLed at random points, several at once with one killed, over an
-// adversarial stream.
+// consumer processes SIGKILLed at random points, several at once with one killed, crash loops
+// (all killed before the group settles on them), over an adversarial stream.
 func TestSoak(t *testing.T) {
 	devenvtest.SkipIfShort(t)
 	logs := newLogs(t)
@@ -157,7 +157,7 @@ func TestSoak(t *testing.T) {
 	t.Logf("seed %d", seed)
 
 	res, err := soak.Run(ctx, soak.Config{
-		Patients: 150, Events: 1500, Poison: 12, Kills: 2, Consumers: 2,
+		Patients: 150, Events: 1500, Poison: 12, Kills: 2, Consumers: 2, CrashLoops: 2,
 		Seed: seed, ConsumerBin: bins["consumer"], Logs: logs,
 	})
 
@@ -167,5 +167,6 @@ func TestSoak(t *testing.T) {
 	assert.Empty(t, res.Problems)
 	assert.Equal(t, 2, res.Kills)
 	assert.Equal(t, 1, res.ConcurrentKills)
+	assert.Equal(t, 2, res.CrashLoops)
 	assert.Positive(t, res.KillsInFlight, "at least one kill must land on uncommitted work")
 }

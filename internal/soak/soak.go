@@ -37,7 +37,11 @@ type Config struct {
 	Kills int
 	// Consumers is how many run at once in the second phase; one of them is SIGKILLed.
 	Consumers int
-	Seed      uint64
+	// CrashLoops is how many times, in the third phase, the running consumers are SIGKILLed,
+	// Consumers new ones started and SIGKILLed 0.5 to 1.5 s later, before the group has taken
+	// them in, and Consumers new ones started again.
+	CrashLoops int
+	Seed       uint64
 	// ConsumerBin is the consumer binary to run.
 	ConsumerBin string
 	// Logs receives the consumers' and dynalite's output.
@@ -53,6 +57,8 @@ type Result struct {
 	PoisonSent, PoisonDeadLettered          int
 	UnexpectedDeadLetters                   int
 	Kills, ConcurrentKills                  int
+	// CrashLoops counts the rounds of the third phase.
+	CrashLoops int
 	// KillsInFlight counts the kills that found uncommitted work: messages published but not
 	// committed, while the victim was committing progress.
 	KillsInFlight int
@@ -73,9 +79,9 @@ func (r Result) String() string {
 	if !r.OK() {
 		verdict = "DIVERGED"
 	}
-	return fmt.Sprintf("%s %d/%d patients, %d lost, %d stale, %d wrong, %d/%d poison dead-lettered (%d unexpected), %d kills (%d of a lone consumer, %d of concurrent ones; %d mid-stream), %d events (%d duplicates) in %s",
+	return fmt.Sprintf("%s %d/%d patients, %d lost, %d stale, %d wrong, %d/%d poison dead-lettered (%d unexpected), %d kills (%d of a lone consumer, %d of concurrent ones; %d mid-stream), %d crash loops, %d events (%d duplicates) in %s",
 		verdict, r.Converged, r.Patients, r.Lost, r.Stale, r.Wrong, r.PoisonDeadLettered, r.PoisonSent, r.UnexpectedDeadLetters,
-		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, r.KillsInFlight,
+		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, r.KillsInFlight, r.CrashLoops,
 		r.Events, r.Duplicates, r.Elapsed.Round(100*time.Millisecond))
 }
 
@@ -208,25 +214,32 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return res, err
 		}
 	}
-	if cfg.Consumers > 1 {
-		// Wait for the group to spread over them, so the victim holds partitions when it dies.
-		for began := time.Now(); ; {
-			if time.Since(began) > 2*time.Minute {
-				return res, errors.New("the group never spread over the concurrent consumers")
-			}
-			members, err := devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
+	// settled waits until the group's members are exactly the n running consumers, each holding
+	// partitions: a dead member still in the group would hold partitions nobody consumes.
+	settled := func(n int, within time.Duration) error {
+		var members [][]int
+		for began := time.Now(); time.Since(began) < within; {
+			var err error
+			members, err = devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
 			busy := 0
 			for _, m := range members {
 				if len(m) > 0 {
 					busy++
 				}
 			}
-			if err == nil && busy == cfg.Consumers {
-				break
+			if err == nil && len(members) == n && busy == n {
+				return nil
 			}
 			if err := sleep(50*time.Millisecond, 100*time.Millisecond); err != nil {
-				return res, err
+				return err
 			}
+		}
+		return fmt.Errorf("the group never settled on the %d running consumers within %s: its members hold %v", n, within, members)
+	}
+	if cfg.Consumers > 1 {
+		// Wait for the group to spread over them, so the victim holds partitions when it dies.
+		if err := settled(cfg.Consumers, 2*time.Minute); err != nil {
+			return res, err
 		}
 		mu.Lock()
 		i := rng.IntN(len(running))
@@ -238,6 +251,56 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		res.ConcurrentKills++
 		progress("phase 2: SIGKILLed 1 of %d concurrent consumers", cfg.Consumers)
+	}
+
+	// Phase 3: crash loops. The running consumers are SIGKILLed and new ones started; those are
+	// SIGKILLed too, 0.5 to 1.5 s later, while the group is still waiting for the first ones'
+	// sessions to expire and so before it has taken them in; then new ones start again. The dead
+	// newcomers are members whose join the broker cannot answer: each must expire within its
+	// session timeout, or it keeps partitions that nobody consumes (issue 6). So after every loop
+	// the group must settle on exactly the live consumers.
+	killAll := func() {
+		mu.Lock()
+		victims := running
+		running = nil
+		mu.Unlock()
+		for _, p := range victims {
+			p.Kill()
+		}
+	}
+	startAll := func() error {
+		for range cfg.Consumers {
+			if err := startConsumer(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var slowest time.Duration
+	for range cfg.CrashLoops {
+		killAll()
+		if err := startAll(); err != nil {
+			return res, err
+		}
+		if err := sleep(500*time.Millisecond, 1500*time.Millisecond); err != nil {
+			return res, err
+		}
+		killAll()
+		if err := startAll(); err != nil {
+			return res, err
+		}
+		began := time.Now()
+		// Dead members expire after a session timeout (3 s here) and the group rebalances; a
+		// member that outlives a minute would outlive any wait.
+		if err := settled(cfg.Consumers, time.Minute); err != nil {
+			return res, fmt.Errorf("crash loop %d: %w", res.CrashLoops+1, err)
+		}
+		slowest = max(slowest, time.Since(began))
+		res.CrashLoops++
+	}
+	if cfg.CrashLoops > 0 {
+		progress("phase 3: %d crash loops of %d consumers; the group settled on the live ones within %s each time",
+			res.CrashLoops, cfg.Consumers, slowest.Round(100*time.Millisecond))
 	}
 
 	if err := <-published; err != nil {
