@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,11 +20,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
-const (
-	kafkaPort  = 9092
-	ddbPort    = 4566
-	partitions = 6
-)
+const partitions = 6
 
 func main() {
 	if err := run(context.Background(), os.Args, os.Stdout); err != nil {
@@ -34,8 +32,29 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments %q", args[1:])
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	kafkaPort := fs.Int("kafka-port", 9092, "port of the Kafka-protocol broker (kfake) on 127.0.0.1")
+	ddbPort := fs.Int("dynamodb-port", 4566, "port of the DynamoDB API (dynalite) on 127.0.0.1")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\n"+
+			"Runs the embedded stack in the foreground until Ctrl-C or SIGTERM. Everything is kept in\n"+
+			"memory: a restart empties the topics and, unless DYNALITE_DATA is set, the table.\n\n"+
+			"Flags:\n", fs.Name())
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\nEnvironment:\n"+
+			"  TOPIC_NAME, DLQ_TOPIC, DDB_NAME  the topics and table to create, with the consumer's defaults\n"+
+			"  DYNALITE_DATA                    directory where dynalite keeps the table (default: in memory)\n"+
+			"  DYNALITE_BIN                     dynalite executable to run instead of devstack/dynalite.js\n")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	// The same variables, with the same defaults, as the consumer reads, so the stack creates
 	// exactly the topics and table the services will look for.
@@ -44,13 +63,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	kafka, err := devenv.StartKafka(kafkaPort, partitions, "", []string{cfg.Topic, cfg.DLQTopic})
+	kafka, err := devenv.StartKafka(*kafkaPort, partitions, "", []string{cfg.Topic, cfg.DLQTopic})
 	if err != nil {
 		return err
 	}
 	defer kafka.Close()
 
-	ddb, err := devenv.StartDynalite(ctx, ddbPort, os.Getenv("DYNALITE_DATA"), prefixed(stdout, "dynalite | "))
+	ddb, err := devenv.StartDynalite(ctx, *ddbPort, os.Getenv("DYNALITE_DATA"), prefixed(stdout, "dynalite | "))
 	if err != nil {
 		return err
 	}
