@@ -22,6 +22,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/consumer"
+	"github.com/ankitamadan/patient-profile/internal/logging"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
@@ -38,13 +39,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments %q: the consumer is configured with environment variables", args[1:])
+		if len(args) == 2 && isHelp(args[1]) {
+			return usage(stdout)
+		}
+		return fmt.Errorf("unexpected arguments %q: the consumer is configured with environment variables (-h lists them)", args[1:])
 	}
 	cfg, err := config.LoadConsumer()
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := logging.New(stdout, cfg.LogLevel)
 
 	client, err := store.NewClient(ctx, cfg.Store)
 	if err != nil {
@@ -151,4 +155,11 @@ func waitForTable(ctx context.Context, logger *slog.Logger, profiles *store.Tabl
 		}
 		wait = min(2*wait, maxWait)
 	}
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+func usage(w io.Writer) error {
+	fmt.Fprint(w, "Usage: consumer\n\nThe Consultation side: applies patient.profile.updated events to the DynamoDB table with a\nconditional write; events that can never be applied go to the dead-letter topic.\n\nIt takes no arguments. These environment variables configure it:\n\n")
+	return config.Usage(w, &config.Consumer{})
 }

@@ -7,7 +7,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"log/slog"
@@ -18,56 +20,56 @@ import (
 // Kafka is what both binaries need to reach the topic. It is embedded, not named, so that
 // envconfig does not prefix its variables with KAFKA_.
 type Kafka struct {
-	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092"`
-	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated"`
+	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated bootstrap brokers, host:port"`
+	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated" desc:"the event topic"`
 	// TLS encrypts connections to the brokers, verified against the system's roots or, if set,
 	// the PEM certificates in TLSCAFile.
-	TLS       bool   `envconfig:"KAFKA_TLS" default:"false"`
-	TLSCAFile string `envconfig:"KAFKA_TLS_CA_FILE"`
+	TLS       bool   `envconfig:"KAFKA_TLS" default:"false" desc:"TLS to the brokers, verified against the system roots"`
+	TLSCAFile string `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA(s) to verify the brokers against instead (needs KAFKA_TLS=true)"`
 	// SASLMechanism is empty (no authentication), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM"`
-	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME"`
-	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD"`
+	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means no authentication"`
+	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
 }
 
 // Producer configures cmd/producer.
 type Producer struct {
-	Port int `envconfig:"SERVER_PORT" default:"3000"`
+	Port int `envconfig:"SERVER_PORT" default:"3000" desc:"HTTP port: the API, health, readiness and metrics"`
 	Kafka
 	// PublishTimeout bounds how long a request waits for the broker's ack before it gets a 503.
-	PublishTimeout  time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
-	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+	PublishTimeout  time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for the broker's ack before its 503"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // Consumer configures cmd/consumer.
 type Consumer struct {
-	Port int `envconfig:"SERVER_PORT" default:"3001"`
+	Port int `envconfig:"SERVER_PORT" default:"3001" desc:"HTTP port: health, readiness and metrics"`
 	Kafka
-	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation"`
-	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq"`
+	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation" desc:"consumer group id"`
+	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"dead-letter topic for events that can never be applied"`
 	// SessionTimeout is how long the group waits for a silent member before it hands that
 	// member's partitions to the others.
-	SessionTimeout time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s"`
+	SessionTimeout time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"how long the group waits for a silent member before moving its partitions"`
 	// CommitInterval is how often processed offsets are committed. Offsets are committed only
 	// for final outcomes, so a longer interval means more redelivery after a crash, never loss.
-	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s"`
+	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s" desc:"how often final offsets are committed"`
 	Store
 	// RetryMaxBackoff caps the wait between retries of a transient failure.
-	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
-	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s" desc:"cap on the jittered exponential backoff between retries"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // Store locates the DynamoDB table.
 type Store struct {
 	// Host overrides the endpoint, for dynalite or LocalStack. Empty means real AWS, with the
 	// default credential chain and region.
-	Host   string `envconfig:"DDB_HOST"`
-	Table  string `envconfig:"DDB_NAME" default:"patient-profile"`
-	Region string `envconfig:"AWS_REGION"`
+	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override (http://localhost:4566 locally); empty means real AWS"`
+	Table  string `envconfig:"DDB_NAME" default:"patient-profile" desc:"table name"`
+	Region string `envconfig:"AWS_REGION" desc:"AWS region; with DDB_HOST set and this empty, us-east-1"`
 	// Timeout bounds one DynamoDB call, so a hung store is retried rather than waited on forever.
-	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s"`
+	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s" desc:"bound on one DynamoDB or dead-letter call"`
 }
 
 // LoadProducer reads the producer's settings. Its error is one line naming the variable.
@@ -109,6 +111,20 @@ func LoadConsumer() (Consumer, error) {
 		// consumer gives its work three quarters of SHUTDOWN_TIMEOUT.
 		atMostHalf("DDB_TIMEOUT", c.Store.Timeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)
+}
+
+// usageFormat is envconfig's usage template: one variable a line, with its default and meaning.
+const usageFormat = "{{range .}}  {{usage_key .}}\t{{with usage_default .}}{{.}}{{else}}(empty){{end}}\t{{usage_description .}}\n{{end}}"
+
+// Usage writes every variable spec (a *Producer or a *Consumer) reads, with its default and
+// meaning, as a table.
+func Usage(w io.Writer, spec any) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
+	if err := envconfig.Usagef("", spec, tw, usageFormat); err != nil {
+		return fmt.Errorf("usage: %w", err)
+	}
+	return tw.Flush()
 }
 
 // firstError keeps the promise of a one-line message when several settings are wrong.

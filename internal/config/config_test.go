@@ -110,3 +110,37 @@ func TestLoadConsumerNamesTheVariable(t *testing.T) {
 		})
 	}
 }
+
+// -h on each binary prints this table: every variable, with its default and a meaning.
+func TestUsage(t *testing.T) {
+	kafka := []string{"SERVER_PORT", "KAFKA_BROKERS", "TOPIC_NAME", "KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM",
+		"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+	tests := []struct {
+		name string
+		spec any
+		want []string
+	}{
+		{"producer", &config.Producer{}, append(kafka, "PUBLISH_TIMEOUT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL")},
+		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL",
+			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "RETRY_MAX_BACKOFF", "SHUTDOWN_TIMEOUT", "LOG_LEVEL")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, config.Usage(&b, tt.spec))
+			lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+			require.NotEmpty(t, lines)
+			var keys []string
+			for _, line := range lines[1:] {
+				fields := strings.Fields(line)
+				require.GreaterOrEqual(t, len(fields), 3, "variable, default and meaning in %q", line)
+				keys = append(keys, fields[0])
+			}
+			assert.Equal(t, tt.want, keys)
+		})
+	}
+	var b strings.Builder
+	require.NoError(t, config.Usage(&b, &config.Producer{}))
+	assert.Regexp(t, `(?m)^  PUBLISH_TIMEOUT +5s +how long`, b.String())
+	assert.Regexp(t, `(?m)^  KAFKA_TLS_CA_FILE +\(empty\) +PEM`, b.String())
+}
