@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 
 	srv := &http.Server{
-		Handler:           api.NewOpsHandler(newRegistry(c), broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
+		Handler:           api.NewOpsHandler(newRegistry(c), broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles, c),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
