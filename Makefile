@@ -79,8 +79,10 @@ mocks: ## Regenerate the mockery test doubles
 check-mocks: mocks ## Fail if the committed mocks are out of date
 	git diff --exit-code -- '*mock_*_test.go'
 
-compose-config: ## Validate localstack-compose.yml
-	docker-compose -f localstack-compose.yml config -q
+# Compose v2 (`docker compose`, the plugin) if installed, else v1 (`docker-compose`, Debian's).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+compose-config: ## Validate localstack-compose.yml (with docker compose, or docker-compose)
+	$(COMPOSE) -f localstack-compose.yml config -q
 
 clean: ## Remove built binaries
 	rm -rf bin/

@@ -28,8 +28,11 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(args) == 2 && isHelp(args[1]) {
+		return usage(stdout)
+	}
 	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments %q", args[1:])
+		return fmt.Errorf("unexpected arguments %q: the stack is configured with environment variables (-h lists them)", args[1:])
 	}
 	cfg, err := config.LoadDevStack()
 	if err != nil {
@@ -47,6 +50,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "devstack stopping")
 	return nil
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+func usage(w io.Writer) error {
+	fmt.Fprint(w, "Usage: devstack\n\n"+
+		"Runs the embedded stack in the foreground until Ctrl-C or SIGTERM: kfake with the topics and\n"+
+		"dynalite with the table. The broker keeps everything in memory: a restart empties the topics\n"+
+		"and the group's offsets (and the table, unless DYNALITE_DATA is set).\n\n"+
+		"It creates the topics and the table the consumer's variables name (TOPIC_NAME, DLQ_TOPIC,\n"+
+		"DDB_NAME; see `consumer -h`), and reads these:\n\n")
+	return config.Usage(w, &config.Embedded{})
 }
 
 // prefixed marks dynalite's few lines of output as its own.

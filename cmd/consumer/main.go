@@ -22,6 +22,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/consumer"
+	"github.com/ankitamadan/patient-profile/internal/logging"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
@@ -39,13 +40,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments %q: the consumer is configured with environment variables", args[1:])
+		if len(args) == 2 && isHelp(args[1]) {
+			return usage(stdout)
+		}
+		return fmt.Errorf("unexpected arguments %q: the consumer is configured with environment variables (-h lists them)", args[1:])
 	}
 	cfg, err := config.LoadConsumer()
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := logging.New(stdout, cfg.LogLevel)
 
 	client, err := store.NewClient(ctx, cfg.Host, cfg.Region)
 	if err != nil {
@@ -74,7 +78,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	})
 	srv := &http.Server{
-		Handler:           ops.NewHandler(logger, reg, nil, topics, profiles),
+		Handler:           ops.NewHandler(logger, reg, nil, topics, profiles, loopCheck{&running}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -148,4 +152,24 @@ func closeAll(ctx context.Context, closers ...io.Closer) error {
 	case <-ctx.Done():
 		return errors.New("close: timed out leaving the group; the broker will expire the session")
 	}
+}
+
+// loopCheck is the loop's own readiness (a partition retrying a write, a failed commit), once
+// the loop runs; until then the topic and table checks say what it waits for.
+type loopCheck struct {
+	c *atomic.Pointer[consumer.Consumer]
+}
+
+func (l loopCheck) Ping(ctx context.Context) error {
+	if c := l.c.Load(); c != nil {
+		return c.Ping(ctx)
+	}
+	return nil
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+func usage(w io.Writer) error {
+	fmt.Fprint(w, "Usage: consumer\n\nThe Consultation side: applies patient.profile.updated events to the DynamoDB table with a\nconditional write; events that can never be applied go to the dead-letter topic.\n\nIt takes no arguments. These environment variables configure it:\n\n")
+	return config.Usage(w, &config.Consumer{})
 }

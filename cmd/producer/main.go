@@ -20,6 +20,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/api"
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/logging"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 )
 
@@ -36,13 +37,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments %q: the producer is configured with environment variables", args[1:])
+		if len(args) == 2 && isHelp(args[1]) {
+			return usage(stdout)
+		}
+		return fmt.Errorf("unexpected arguments %q: the producer is configured with environment variables (-h lists them)", args[1:])
 	}
 	cfg, err := config.LoadProducer()
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := logging.New(stdout, cfg.LogLevel)
 
 	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
 	if err != nil {
@@ -89,4 +93,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger.Info("producer stopped")
 	return nil
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+func usage(w io.Writer) error {
+	fmt.Fprint(w, "Usage: producer\n\nThe Profile service: POST /patientprofile publishes a patient.profile.updated event to Kafka,\nkeyed by PatientId, and answers 201 once the broker has acknowledged it.\n\nIt takes no arguments. These environment variables configure it:\n\n")
+	return config.Usage(w, &config.Producer{})
 }

@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/metadata"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
@@ -48,8 +50,34 @@ func NewWriter(c Cluster, topic string) *kafka.Writer {
 		// Bounded by the caller's context as well; these keep one attempt from hanging.
 		WriteTimeout: 5 * time.Second,
 		ReadTimeout:  5 * time.Second,
-		Transport:    c.transport(3*time.Second, 30*time.Second),
+		Transport:    forgetfulTransport{c.transport(3*time.Second, 30*time.Second)},
 	}
+}
+
+// forgetfulTransport is a kafka-go Transport that forgets a failed metadata lookup at once.
+//
+// A Transport keeps one connection pool per bootstrap address, and a pool whose first metadata
+// lookup failed caches that error: every metadata request, and so every WriteMessages, gets it
+// back without a round trip until the pool's next background refresh, a random moment within
+// MetadataTTL (transport.go: connPool.update keeps state.err while no metadata was ever seen;
+// connPool.discover waits rand(MetadataTTL)). A producer that first published while the broker
+// was down answered 503 for up to 30 s after the broker was back and /readyz said 200.
+// CloseIdleConnections drops the pools (in-flight requests keep theirs until they finish), so
+// the next request starts a fresh pool that looks the cluster up straight away.
+//
+// Once a pool has seen metadata it keeps serving it through later failures, and produce requests
+// dial the brokers afresh, so only a pool that never reached the cluster returns a metadata
+// error here.
+type forgetfulTransport struct {
+	*kafka.Transport
+}
+
+func (t forgetfulTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	resp, err := t.Transport.RoundTrip(ctx, addr, req)
+	if _, ok := req.(*metadata.Request); ok && err != nil && ctx.Err() == nil {
+		t.CloseIdleConnections()
+	}
+	return resp, err
 }
 
 // Publisher publishes patient.profile.updated events.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
 // Other producers of the topic use their client's default partitioner. The Java clients' (and
@@ -168,4 +172,48 @@ func TestReadTopic(t *testing.T) {
 	stop := errors.New("stop")
 	assert.ErrorIs(t, broker.ReadTopic(ctx, cluster, "t", func(kafka.Message) error { return stop }), stop)
 	assert.ErrorContains(t, broker.ReadTopic(ctx, cluster, "missing", func(kafka.Message) error { return nil }), "missing")
+}
+
+// A Writer whose first metadata lookup failed must not keep that failure once the broker
+// answers: kafka-go's Transport would serve it from its cache for up to MetadataTTL.
+func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	tests := []struct {
+		name    string
+		publish func(ctx context.Context, c broker.Cluster) (io.Closer, func() error)
+	}{
+		{"publisher", func(ctx context.Context, c broker.Cluster) (io.Closer, func() error) {
+			p := broker.NewPublisher(c, "t")
+			return p, func() error {
+				return p.Publish(ctx, profile.Event{EventID: "e1", PatientID: "p1", UpdatedAt: time.Now()})
+			}
+		}},
+		{"dead letters", func(ctx context.Context, c broker.Cluster) (io.Closer, func() error) {
+			d := broker.NewDeadLetters(c, "t")
+			return d, func() error { return d.Send(ctx, kafka.Message{Topic: "src", Key: []byte("p1")}, errors.New("poison")) }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := freePort(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			w, publish := tt.publish(ctx, broker.Cluster{Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
+			defer w.Close()
+			require.Error(t, publish(), "no broker yet")
+
+			c, err := kfake.NewCluster(kfake.Ports(port), kfake.SeedTopics(1, "t"))
+			require.NoError(t, err)
+			defer c.Close()
+			assert.NoError(t, publish(), "the first write once the broker answers")
+		})
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -7,7 +7,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"log/slog"
@@ -18,8 +20,8 @@ import (
 // Kafka is what both binaries need to reach the topic. It is embedded, not named, so that
 // envconfig does not prefix its variables with KAFKA_.
 type Kafka struct {
-	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092"`
-	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated"`
+	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated bootstrap brokers, host:port"`
+	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated" desc:"the event topic"`
 	KafkaSecurity
 }
 
@@ -28,60 +30,60 @@ type Kafka struct {
 type KafkaSecurity struct {
 	// TLS encrypts connections to the brokers, verified against the system's roots or, if set,
 	// the PEM certificates in TLSCAFile.
-	TLS       bool   `envconfig:"KAFKA_TLS" default:"false"`
-	TLSCAFile string `envconfig:"KAFKA_TLS_CA_FILE"`
+	TLS       bool   `envconfig:"KAFKA_TLS" default:"false" desc:"TLS to the brokers, verified against the system roots"`
+	TLSCAFile string `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA(s) to verify the brokers against instead (needs KAFKA_TLS=true)"`
 	// SASLMechanism is empty (no authentication), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM"`
-	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME"`
-	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD"`
+	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means no authentication"`
+	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
 }
 
 // Producer configures cmd/producer.
 type Producer struct {
-	Port int `envconfig:"SERVER_PORT" default:"3000"`
+	Port int `envconfig:"SERVER_PORT" default:"3000" desc:"HTTP port: the API, health, readiness and metrics"`
 	Kafka
 	// PublishTimeout bounds how long a request waits for the broker's ack before it gets a 503.
-	PublishTimeout  time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
-	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+	PublishTimeout  time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for the broker's ack before its 503"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // Consumer configures cmd/consumer.
 type Consumer struct {
-	Port int `envconfig:"SERVER_PORT" default:"3001"`
+	Port int `envconfig:"SERVER_PORT" default:"3001" desc:"HTTP port: health, readiness and metrics"`
 	Kafka
-	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation"`
-	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq"`
+	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation" desc:"consumer group id"`
+	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"dead-letter topic for events that can never be applied"`
 	// SessionTimeout is how long the group waits for a silent member before it hands that
 	// member's partitions to the others.
-	SessionTimeout time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s"`
+	SessionTimeout time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"how long the group waits for a silent member before moving its partitions"`
 	// CommitInterval is how often processed offsets are committed. Offsets are committed only
 	// for final outcomes, so a longer interval means more redelivery after a crash, never loss.
-	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s"`
+	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s" desc:"how often final offsets are committed"`
 	Store
 	// TombstoneTTL is how long an erased patient's tombstone is kept before the table's TTL may
 	// delete it. It must outlive the topic's retention: until then an older event can still be
 	// delivered, and only the tombstone stops it from bringing the profile back.
-	TombstoneTTL time.Duration `envconfig:"TOMBSTONE_TTL" default:"720h"`
+	TombstoneTTL time.Duration `envconfig:"TOMBSTONE_TTL" default:"720h" desc:"how long an erased patient's tombstone is kept before the table's TTL may delete it; must outlive the topics' retention"`
 	// RetryMaxBackoff caps the wait between retries of a transient failure.
-	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
+	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s" desc:"cap on the jittered exponential backoff between retries"`
 	// MaxClockSkew is how far ahead of the consumer's clock an event's UpdatedAt may be before
 	// the event is dead-lettered instead of applied: such an event would outrank every real
 	// update of its patient until the clock caught up.
-	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
-	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m" desc:"how far ahead of this consumer's clock an event's UpdatedAt may be before it is dead-lettered"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
+	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // Store locates the DynamoDB table.
 type Store struct {
 	// Host overrides the endpoint, for dynalite or LocalStack. Empty means real AWS, with the
 	// default credential chain and region.
-	Host   string `envconfig:"DDB_HOST"`
-	Table  string `envconfig:"DDB_NAME" default:"patient-profile"`
-	Region string `envconfig:"AWS_REGION"`
+	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override (http://localhost:4566 locally); empty means real AWS"`
+	Table  string `envconfig:"DDB_NAME" default:"patient-profile" desc:"table name"`
+	Region string `envconfig:"AWS_REGION" desc:"AWS region; with DDB_HOST set and this empty, us-east-1"`
 	// Timeout bounds one DynamoDB call, so a hung store is retried rather than waited on forever.
-	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s"`
+	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s" desc:"bound on one DynamoDB or dead-letter call"`
 }
 
 // LoadProducer reads the producer's settings. Its error is one line naming the variable.
@@ -114,7 +116,7 @@ func LoadConsumer() (Consumer, error) {
 // the dead-letter topic it reads. What to replay is given by its flags, not by the environment.
 type Replay struct {
 	Kafka
-	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq"`
+	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"the dead-letter topic to read"`
 }
 
 // LoadReplay reads the replay command's settings. Its error is one line naming the variable.
@@ -136,14 +138,15 @@ func LoadReplay() (Replay, error) {
 // services will look for.
 type DevStack struct {
 	Consumer
-	KafkaPort    int `envconfig:"DEVSTACK_KAFKA_PORT" default:"9092"`
-	DynamoDBPort int `envconfig:"DEVSTACK_DDB_PORT" default:"4566"`
-	// DynaliteData, if set, is a directory where dynalite keeps the table across restarts;
-	// empty keeps it in memory.
-	DynaliteData string `envconfig:"DYNALITE_DATA"`
-	// DynaliteBin, if set, is the dynalite command to run instead of the one npm ci installs
-	// in devstack/.
-	DynaliteBin string `envconfig:"DYNALITE_BIN"`
+	Embedded
+}
+
+// Embedded is what only the embedded stack reads.
+type Embedded struct {
+	KafkaPort    int `envconfig:"KAFKA_PORT" default:"9092" desc:"port of the embedded Kafka-protocol broker (kfake) on 127.0.0.1"`
+	DynamoDBPort int `envconfig:"DDB_PORT" default:"4566" desc:"port of the embedded DynamoDB API (dynalite) on 127.0.0.1"`
+	DynaliteData string `envconfig:"DYNALITE_DATA" desc:"directory where dynalite keeps the table across restarts; empty keeps it in memory"`
+	DynaliteBin  string `envconfig:"DYNALITE_BIN" desc:"dynalite command to run instead of devstack/dynalite.js with the pinned dynalite"`
 }
 
 // LoadDevStack reads the embedded stack's settings. Its error is one line naming the variable.
@@ -154,8 +157,8 @@ func LoadDevStack() (DevStack, error) {
 	}
 	return c, firstError(
 		c.Consumer.check(),
-		checkPort("DEVSTACK_KAFKA_PORT", c.KafkaPort),
-		checkPort("DEVSTACK_DDB_PORT", c.DynamoDBPort),
+		checkPort("KAFKA_PORT", c.KafkaPort),
+		checkPort("DDB_PORT", c.DynamoDBPort),
 	)
 }
 
@@ -186,6 +189,20 @@ func (c *Consumer) check() error {
 func (c Consumer) ShutdownBudget() (drain, close time.Duration) {
 	drain = c.ShutdownTimeout * 3 / 4
 	return drain, c.ShutdownTimeout - drain
+}
+
+// usageFormat is envconfig's usage template: one variable a line, with its default and meaning.
+const usageFormat = "{{range .}}  {{usage_key .}}\t{{with usage_default .}}{{.}}{{else}}(empty){{end}}\t{{usage_description .}}\n{{end}}"
+
+// Usage writes every variable spec (a *Producer or a *Consumer) reads, with its default and
+// meaning, as a table.
+func Usage(w io.Writer, spec any) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
+	if err := envconfig.Usagef("", spec, tw, usageFormat); err != nil {
+		return fmt.Errorf("usage: %w", err)
+	}
+	return tw.Flush()
 }
 
 // firstError keeps the promise of a one-line message when several settings are wrong.

@@ -124,9 +124,9 @@ func TestLoadDevStack(t *testing.T) {
 	assert.Equal(t, 4566, c.DynamoDBPort)
 	assert.Equal(t, "/tmp/ddb", c.DynaliteData)
 
-	t.Setenv("DEVSTACK_KAFKA_PORT", "0")
+	t.Setenv("KAFKA_PORT", "0")
 	_, err = config.LoadDevStack()
-	assert.ErrorContains(t, err, "DEVSTACK_KAFKA_PORT=0")
+	assert.ErrorContains(t, err, "KAFKA_PORT=0")
 }
 
 func TestShutdownBudget(t *testing.T) {
@@ -181,4 +181,39 @@ func TestLoadReplay(t *testing.T) {
 			assert.Equal(t, tt.want, c)
 		})
 	}
+}
+
+// -h on each binary prints this table: every variable, with its default and a meaning.
+func TestUsage(t *testing.T) {
+	kafka := []string{"SERVER_PORT", "KAFKA_BROKERS", "TOPIC_NAME", "KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM",
+		"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+	tests := []struct {
+		name string
+		spec any
+		want []string
+	}{
+		{"producer", &config.Producer{}, append(kafka, "PUBLISH_TIMEOUT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL")},
+		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL",
+			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL")},
+		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, config.Usage(&b, tt.spec))
+			lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+			require.NotEmpty(t, lines)
+			var keys []string
+			for _, line := range lines[1:] {
+				fields := strings.Fields(line)
+				require.GreaterOrEqual(t, len(fields), 3, "variable, default and meaning in %q", line)
+				keys = append(keys, fields[0])
+			}
+			assert.Equal(t, tt.want, keys)
+		})
+	}
+	var b strings.Builder
+	require.NoError(t, config.Usage(&b, &config.Producer{}))
+	assert.Regexp(t, `(?m)^  PUBLISH_TIMEOUT +5s +how long`, b.String())
+	assert.Regexp(t, `(?m)^  KAFKA_TLS_CA_FILE +\(empty\) +PEM`, b.String())
 }

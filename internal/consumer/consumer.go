@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,7 @@ type Consumer struct {
 	cfg    Config
 
 	offsets                                        offsets
+	health                                         health
 	applied, stale, deadLettered, retries, commits atomic.Int64
 	// deadLetters counts dead letters by reason. The map is built by New and only read after.
 	deadLetters map[string]*atomic.Int64
@@ -86,7 +89,7 @@ func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLette
 		cfg.Permanent = never
 	}
 	c := &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
-		offsets: newOffsets(), deadLetters: map[string]*atomic.Int64{}}
+		offsets: newOffsets(), health: health{failing: map[int]error{}}, deadLetters: map[string]*atomic.Int64{}}
 	for _, r := range Reasons {
 		c.deadLetters[r] = new(atomic.Int64)
 	}
@@ -236,13 +239,60 @@ func (c *Consumer) commit(ctx context.Context) error {
 	}
 	if err := c.reader.CommitMessages(ctx, msgs...); err != nil {
 		c.offsets.restore(msgs)
-		return fmt.Errorf("commit %d partitions: %w", len(msgs), err)
+		err = fmt.Errorf("commit %d partitions: %w", len(msgs), err)
+		c.health.setCommit(err)
+		return err
 	}
+	c.health.setCommit(nil)
 	c.commits.Add(1)
 	for _, m := range msgs {
 		c.logger.Debug("committed", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset+1))
 	}
 	return nil
+}
+
+// Ping reports whether the loop is doing its work: no partition is retrying a store write or a
+// dead-letter publish, and the last commit succeeded. /readyz asks it beside the checks that dial
+// the broker and describe the table, because those succeed while writes are throttled or not
+// permitted, or while commits fail. Fetching is left to the broker check: kafka-go's Reader
+// retries a failed fetch or join behind FetchMessage, which then just blocks, so the loop cannot
+// tell a recovered reader from an idle one.
+func (c *Consumer) Ping(context.Context) error { return c.health.err() }
+
+// health is what the loop has seen of its own calls, for Ping.
+type health struct {
+	mu        sync.Mutex
+	failing   map[int]error // partition -> the error of the call it is retrying
+	commitErr error
+}
+
+func (h *health) setFailing(partition int, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		delete(h.failing, partition)
+	} else {
+		h.failing[partition] = err
+	}
+}
+
+func (h *health) setCommit(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.commitErr = err
+}
+
+func (h *health) err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for _, p := range slices.Sorted(maps.Keys(h.failing)) {
+		errs = append(errs, fmt.Errorf("partition %d retrying: %w", p, h.failing[p]))
+	}
+	if h.commitErr != nil {
+		errs = append(errs, h.commitErr)
+	}
+	return errors.Join(errs...)
 }
 
 // offsets holds, per partition, the message to commit next: the highest-offset message whose

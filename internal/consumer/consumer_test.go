@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -420,6 +422,72 @@ func TestBackoff(t *testing.T) {
 				assert.GreaterOrEqual(t, d, tt.low)
 				assert.LessOrEqual(t, d, tt.top)
 			}
+		})
+	}
+}
+
+// flakyWriter fails every Put while fail is set.
+type flakyWriter struct{ fail atomic.Bool }
+
+func (w *flakyWriter) Put(context.Context, profile.Event) (bool, error) {
+	if w.fail.Load() {
+		return false, errors.New("ThrottlingException: rate exceeded")
+	}
+	return true, nil
+}
+
+// A dial of the broker and a DescribeTable succeed while writes are throttled or commits fail:
+// the loop's own Ping must say so, and recover with it.
+func TestConsumerPing(t *testing.T) {
+	tests := []struct {
+		name    string
+		breakIt func(r *fakeReader, w *flakyWriter)
+		fixIt   func(r *fakeReader, w *flakyWriter)
+		wantErr string
+	}{
+		{
+			name:    "store writes failing",
+			breakIt: func(_ *fakeReader, w *flakyWriter) { w.fail.Store(true) },
+			fixIt:   func(_ *fakeReader, w *flakyWriter) { w.fail.Store(false) },
+			wantErr: "partition 3 retrying: put: ThrottlingException: rate exceeded",
+		},
+		{
+			name: "commits failing",
+			breakIt: func(r *fakeReader, _ *flakyWriter) {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				r.commitErr = kafka.NotCoordinatorForGroup
+			},
+			fixIt: func(r *fakeReader, _ *flakyWriter) {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				r.commitErr = nil
+			},
+			wantErr: "commit 1 partitions",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 3, 0, event("1", 1))}}
+			w := &flakyWriter{}
+			tt.breakIt(r, w)
+			c := New(quietLogger(), r, w, newMockDeadLetterer(t), testConfig)
+			require.NoError(t, c.Ping(context.Background()), "ready before it has seen anything")
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() { errc <- c.Run(ctx) }()
+			require.Eventually(t, func() bool {
+				err := c.Ping(ctx)
+				return err != nil && strings.Contains(err.Error(), tt.wantErr)
+			}, 5*time.Second, time.Millisecond, "got %v, want an error with %q", c.Ping(ctx), tt.wantErr)
+
+			tt.fixIt(r, w)
+			assert.Eventually(t, func() bool { return c.Ping(ctx) == nil && r.committed()[3] == 1 }, 5*time.Second, time.Millisecond,
+				"still %v", c.Ping(ctx))
+			cancel()
+			require.NoError(t, <-errc)
 		})
 	}
 }

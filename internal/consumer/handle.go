@@ -70,6 +70,11 @@ func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, perman
 		if err == nil || permanent(err) {
 			return err
 		}
+		if attempt == 0 {
+			// Cleared however this ends: success, a permanent failure, or shutdown.
+			defer c.health.setFailing(m.Partition, nil)
+		}
+		c.health.setFailing(m.Partition, fmt.Errorf("%s: %w", op, err))
 		c.retries.Add(1)
 		wait := backoff(attempt, c.cfg.MaxBackoff)
 		c.logAttempt(ctx, attempt+1, op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -291,4 +292,39 @@ func TestConsumerShutdown(t *testing.T) {
 		assert.Less(t, time.Since(began), 5*time.Second, "SHUTDOWN_TIMEOUT is 3s")
 		assert.Equal(t, int64(30), lag(t, s))
 	})
+}
+
+// An outage that began before the producer ever reached the broker: kafka-go's Transport caches
+// the failed first metadata lookup until its next refresh, which used to answer every publish
+// with the cached dial error for up to MetadataTTL after the broker came back, while /readyz
+// (which dials afresh) already said 200.
+func TestProducerReadyMeansPublishable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	logs := newLogs(t)
+	kport, port := freePort(t), freePort(t)
+	topic := "patient.profile.updated"
+	start(t, "producer", []string{
+		"SERVER_PORT=" + strconv.Itoa(port),
+		"KAFKA_BROKERS=127.0.0.1:" + strconv.Itoa(kport),
+		"TOPIC_NAME=" + topic,
+		"PUBLISH_TIMEOUT=1s",
+	}, port, logs)
+
+	resp, err := postProfile(port, "early")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "no broker yet")
+
+	k, err := devenv.StartKafka(kport, 6, "", []string{topic})
+	require.NoError(t, err)
+	t.Cleanup(k.Close)
+	require.Eventually(t, func() bool { return status(port, "/readyz") == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
+
+	resp, err = postProfile(port, "first-after-ready")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, "the first POST once /readyz says 200: %s", body)
 }
