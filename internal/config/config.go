@@ -143,8 +143,8 @@ type DevStack struct {
 
 // Embedded is what only the embedded stack reads.
 type Embedded struct {
-	KafkaPort    int `envconfig:"KAFKA_PORT" default:"9092" desc:"port of the embedded Kafka-protocol broker (kfake) on 127.0.0.1"`
-	DynamoDBPort int `envconfig:"DDB_PORT" default:"4566" desc:"port of the embedded DynamoDB API (dynalite) on 127.0.0.1"`
+	KafkaPort    int    `envconfig:"KAFKA_PORT" default:"9092" desc:"port of the embedded Kafka-protocol broker (kfake) on 127.0.0.1"`
+	DynamoDBPort int    `envconfig:"DDB_PORT" default:"4566" desc:"port of the embedded DynamoDB API (dynalite) on 127.0.0.1"`
 	DynaliteData string `envconfig:"DYNALITE_DATA" desc:"directory where dynalite keeps the table across restarts; empty keeps it in memory"`
 	DynaliteBin  string `envconfig:"DYNALITE_BIN" desc:"dynalite command to run instead of devstack/dynalite.js with the pinned dynalite"`
 }
