@@ -57,6 +57,7 @@ for port in 3000 3001; do
   done
 done
 
+[[ -n ${API_TOKENS:-}${API_TOKENS_FILE:-} ]] && echo "Authentication is ON: POST needs -H 'Authorization: Bearer <token>'" || echo "Authentication is OFF: anyone who reaches :3000 can write (set API_TOKENS or API_TOKENS_FILE)"
 cat <<'MSG'
 
 Everything is up. Try it:

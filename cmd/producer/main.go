@@ -49,7 +49,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	pub := broker.NewPublisher(cluster, cfg.Topic)
 	srv := &http.Server{
-		Handler:           api.NewHandler(logger, pub, broker.NewPinger(cluster, cfg.Topic), cfg.PublishTimeout, api.NewRegistry()),
+		Handler: api.NewHandler(logger, pub, broker.NewPinger(cluster, cfg.Topic), api.Config{
+			PublishTimeout:       cfg.PublishTimeout,
+			MaxInFlightPublishes: cfg.MaxInFlightPublishes,
+			Tokens:               cfg.APITokens,
+		}, api.NewRegistry()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      cfg.PublishTimeout + 10*time.Second,
@@ -61,7 +65,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("producer listening", slog.String("addr", ln.Addr().String()), slog.String("topic", cfg.Topic), slog.Any("brokers", cfg.Brokers))
+	logger.Info("producer listening", slog.String("addr", ln.Addr().String()), slog.String("topic", cfg.Topic), slog.Any("brokers", cfg.Brokers),
+		slog.Bool("auth", len(cfg.APITokens) > 0), slog.Int("api_tokens", len(cfg.APITokens)), slog.Int("max_in_flight_publishes", cfg.MaxInFlightPublishes))
+	if len(cfg.APITokens) == 0 {
+		logger.Warn("authentication is off: anyone who can reach the port can write profiles; set API_TOKENS or API_TOKENS_FILE")
+	}
 
 	select {
 	case err := <-served:

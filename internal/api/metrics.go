@@ -39,7 +39,7 @@ func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.H
 			start := time.Now()
 			next.ServeHTTP(ww, r)
 			took := time.Since(start)
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", requestID(r.Context())),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("duration", took))
 			route := chi.RouteContext(r.Context()).RoutePattern()

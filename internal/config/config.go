@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -35,7 +36,14 @@ type Producer struct {
 	Port int `envconfig:"SERVER_PORT" default:"3000"`
 	Kafka
 	// PublishTimeout bounds how long a request waits for the broker's ack before it gets a 503.
-	PublishTimeout  time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s"`
+	PublishTimeout time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s"`
+	// MaxInFlightPublishes bounds the requests waiting for the broker at once; past it a request
+	// is answered 503 at once instead of queueing.
+	MaxInFlightPublishes int `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024"`
+	// APITokens are the bearer tokens the write routes accept: API_TOKENS (comma-separated) and
+	// the lines of API_TOKENS_FILE together. None means the write routes are open.
+	APITokens       []string      `envconfig:"API_TOKENS"`
+	APITokensFile   string        `envconfig:"API_TOKENS_FILE"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
 }
@@ -77,10 +85,16 @@ func LoadProducer() (Producer, error) {
 		return c, err
 	}
 	c.Brokers = cleanList(c.Brokers)
+	tokens, err := loadTokens(c.APITokens, c.APITokensFile)
+	if err != nil {
+		return c, err
+	}
+	c.APITokens = tokens
 	return c, firstError(
 		checkPort(c.Port),
 		c.Kafka.check(),
 		positive("PUBLISH_TIMEOUT", c.PublishTimeout),
+		positiveInt("MAX_IN_FLIGHT_PUBLISHES", c.MaxInFlightPublishes),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		// A request in flight at SIGTERM must get its answer before the process exits.
 		less("PUBLISH_TIMEOUT", c.PublishTimeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
@@ -165,6 +179,43 @@ func (k Kafka) check() error {
 		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
 	}
 	return nonEmpty("TOPIC_NAME", k.Topic)
+}
+
+// minTokenLen keeps guessable tokens out: 16 bytes is 128 bits if they are random bytes in hex,
+// and nobody generates a token that short by accident.
+const minTokenLen = 16
+
+// loadTokens joins the tokens listed in API_TOKENS with those in API_TOKENS_FILE (one per line;
+// blank lines and lines starting with # are skipped), so that a secret can be mounted as a file.
+// A token with spaces or shorter than minTokenLen is refused; the message never shows a token.
+func loadTokens(list []string, file string) ([]string, error) {
+	tokens := cleanList(list)
+	source := "API_TOKENS"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config: API_TOKENS_FILE: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				tokens = append(tokens, line)
+			}
+		}
+		source = "API_TOKENS or API_TOKENS_FILE"
+	}
+	for i, t := range tokens {
+		if len(t) < minTokenLen || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return nil, fmt.Errorf("config: %s: token %d must be at least %d characters with no spaces or control characters", source, i+1, minTokenLen)
+		}
+	}
+	return tokens, nil
+}
+
+func positiveInt(key string, n int) error {
+	if n <= 0 {
+		return fmt.Errorf("config: %s=%d must be positive", key, n)
+	}
+	return nil
 }
 
 func checkPort(p int) error {

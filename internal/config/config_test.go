@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +52,21 @@ func TestLoadProducer(t *testing.T) {
 				assert.Equal(t, 250*time.Millisecond, c.PublishTimeout)
 			},
 		},
+		{
+			name: "tokens from the list and the file",
+			env: map[string]string{"API_TOKENS": "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb,",
+				"API_TOKENS_FILE": writeFile(t, "# ops\ncccccccccccccccc\n\n  dddddddddddddddd  \n")},
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, []string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc", "dddddddddddddddd"}, c.APITokens)
+			},
+		},
+		{name: "no tokens by default", want: func(t *testing.T, c config.Producer) {
+			assert.Empty(t, c.APITokens)
+			assert.Equal(t, 1024, c.MaxInFlightPublishes)
+		}},
+		{name: "token too short", env: map[string]string{"API_TOKENS": "short"}, wantErr: "API_TOKENS: token 1 must be at least 16"},
+		{name: "token file missing", env: map[string]string{"API_TOKENS_FILE": "/nonexistent/tokens"}, wantErr: "API_TOKENS_FILE"},
+		{name: "in-flight bound not positive", env: map[string]string{"MAX_IN_FLIGHT_PUBLISHES": "0"}, wantErr: "MAX_IN_FLIGHT_PUBLISHES=0"},
 		{name: "port not a number", env: map[string]string{"SERVER_PORT": "abc"}, wantErr: `SERVER_PORT="abc"`},
 		{name: "port out of range", env: map[string]string{"SERVER_PORT": "70000"}, wantErr: "SERVER_PORT=70000"},
 		{name: "no brokers", env: map[string]string{"KAFKA_BROKERS": " , "}, wantErr: "KAFKA_BROKERS"},
@@ -109,4 +126,11 @@ func TestLoadConsumerNamesTheVariable(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "config: "+key), "got %q", err)
 		})
 	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tokens")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
 }
