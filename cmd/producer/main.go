@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pub := broker.NewPublisher(cluster, cfg.Topic)
+	pub := broker.NewPublisher(cluster, cfg.Topic, cfg.EventSource)
 	srv := &http.Server{
 		Handler: api.NewHandler(logger, pub, broker.NewPinger(cluster, cfg.Topic), api.Config{
 			PublishTimeout:       cfg.PublishTimeout,

@@ -49,27 +49,62 @@ func newWriter(c Cluster, topic string) *kafka.Writer {
 	}
 }
 
+// CloudEvents 1.0 attributes in Kafka binary mode (the Kafka protocol binding: each attribute
+// is a header named ce_<attribute>, and the value is the event data as it is). A platform can
+// route, filter and trace events by these without reading the value; the value is unchanged, so
+// consumers that ignore headers (and other producers that send none) are unaffected.
+const (
+	HeaderSpecVersion = "ce_specversion"
+	HeaderID          = "ce_id"
+	HeaderSource      = "ce_source"
+	HeaderType        = "ce_type"
+	HeaderTime        = "ce_time"
+	HeaderSubject     = "ce_subject"
+	HeaderContentType = "content-type"
+
+	// EventType is the CloudEvents type of every event on the topic.
+	EventType = "patient.profile.updated"
+)
+
 // Publisher publishes patient.profile.updated events.
 type Publisher struct {
-	w *kafka.Writer
+	w      *kafka.Writer
+	source string
 }
 
-// NewPublisher returns a Publisher for the topic. It shares one Writer (and so one set of
-// connections) across all requests.
-func NewPublisher(c Cluster, topic string) *Publisher {
-	return &Publisher{w: newWriter(c, topic)}
+// NewPublisher returns a Publisher for the topic, whose events say they come from source (the
+// CloudEvents source, a URI reference). It shares one Writer (and so one set of connections)
+// across all requests.
+func NewPublisher(c Cluster, topic, source string) *Publisher {
+	return &Publisher{w: newWriter(c, topic), source: source}
 }
 
-// Publish writes e keyed by its PatientId and returns once every in-sync replica has it.
+// Publish writes e keyed by its PatientId, with CloudEvents headers, and returns once every
+// in-sync replica has it.
 func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
 	value, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", e.EventID, err)
 	}
-	if err := p.w.WriteMessages(ctx, kafka.Message{Key: []byte(e.PatientID), Value: value}); err != nil {
+	m := kafka.Message{Key: []byte(e.PatientID), Value: value, Headers: p.cloudEvent(e)}
+	if err := p.w.WriteMessages(ctx, m); err != nil {
 		return fmt.Errorf("publish event %s: %w", e.EventID, err)
 	}
 	return nil
+}
+
+// cloudEvent returns e's CloudEvents headers. ce_time is the value's UpdatedAt, to the
+// nanosecond, and ce_subject its PatientId (an id, never patient data).
+func (p *Publisher) cloudEvent(e profile.Event) []kafka.Header {
+	return []kafka.Header{
+		{Key: HeaderSpecVersion, Value: []byte("1.0")},
+		{Key: HeaderID, Value: []byte(e.EventID)},
+		{Key: HeaderSource, Value: []byte(p.source)},
+		{Key: HeaderType, Value: []byte(EventType)},
+		{Key: HeaderTime, Value: []byte(e.UpdatedAt.UTC().Format(time.RFC3339Nano))},
+		{Key: HeaderSubject, Value: []byte(e.PatientID)},
+		{Key: HeaderContentType, Value: []byte("application/json")},
+	}
 }
 
 // Close flushes what is buffered and closes the connections.

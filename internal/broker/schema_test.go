@@ -34,44 +34,79 @@ func validateValue(s *jsonschema.Schema, value []byte) error {
 	return s.Validate(inst)
 }
 
-// TestPublishedEventsMatchTheSchema publishes events through the real Publisher to a kfake
-// broker, reads the values back as any consumer would, and validates them against the JSON
-// Schema that documents the topic.
-func TestPublishedEventsMatchTheSchema(t *testing.T) {
+// publishedEvents are what TestPublishedEventsMatchTheSchema and TestPublishedEventsAreCloudEvents
+// publish: the shapes the producer makes, empty fields and nanoseconds included.
+var publishedEvents = []profile.Event{
+	{EventID: "0193c1f0-0000-7000-8000-000000000001", PatientID: "1", FirstName: "John", LastName: "Doe", Sex: "female",
+		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 500_000_000, time.UTC)},
+	{EventID: "0193c1f0-0000-7000-8000-000000000002", PatientID: "a.B-9", IsPregnant: true,
+		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 123_456_789, time.UTC)},
+	{EventID: "0193c1f0-0000-7000-8000-000000000003", PatientID: "whole-second", Sex: "unknown", FirstName: "Ñoño",
+		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.FixedZone("+10", 10*3600))},
+}
+
+// publishAndReadBack publishes events through the real Publisher to a kfake broker and reads
+// the messages back, as any consumer would.
+func publishAndReadBack(t *testing.T, events []profile.Event) []kafka.Message {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")
 	}
-	schema := compileEventSchema(t)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
 	require.NoError(t, err)
 	defer c.Close()
-	pub := NewPublisher(Cluster{Brokers: c.ListenAddrs()}, "events")
+	pub := NewPublisher(Cluster{Brokers: c.ListenAddrs()}, "events", "/patient-profile/test")
 	defer pub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-
-	events := []profile.Event{
-		{EventID: "0193c1f0-0000-7000-8000-000000000001", PatientID: "1", FirstName: "John", LastName: "Doe", Sex: "female",
-			UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 500_000_000, time.UTC)},
-		{EventID: "0193c1f0-0000-7000-8000-000000000002", PatientID: "a.B-9", IsPregnant: true,
-			UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 123_456_789, time.UTC)},
-		{EventID: "0193c1f0-0000-7000-8000-000000000003", PatientID: "whole-second", Sex: "unknown", FirstName: "Ñoño",
-			UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.FixedZone("+10", 10*3600))},
-	}
 	for _, e := range events {
 		require.NoError(t, pub.Publish(ctx, e))
 	}
-
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.ListenAddrs(), Topic: "events", Partition: 0, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
-	for _, want := range events {
-		m, err := r.ReadMessage(ctx)
+	msgs := make([]kafka.Message, len(events))
+	for i := range msgs {
+		msgs[i], err = r.ReadMessage(ctx)
 		require.NoError(t, err)
+	}
+	return msgs
+}
+
+// TestPublishedEventsMatchTheSchema validates what the real Publisher puts on the topic against
+// the JSON Schema that documents it.
+func TestPublishedEventsMatchTheSchema(t *testing.T) {
+	schema := compileEventSchema(t)
+	for i, m := range publishAndReadBack(t, publishedEvents) {
 		assert.NoError(t, validateValue(schema, m.Value), "%s", m.Value)
 		got, err := profile.Decode(m.Value)
 		require.NoError(t, err)
-		assert.Equal(t, 0, profile.Compare(want, got))
-		assert.Equal(t, want.PatientID, string(m.Key))
+		assert.Equal(t, 0, profile.Compare(publishedEvents[i], got))
+		assert.Equal(t, publishedEvents[i].PatientID, string(m.Key))
+	}
+}
+
+// Every event carries the CloudEvents 1.0 attributes as Kafka binary-mode headers.
+func TestPublishedEventsAreCloudEvents(t *testing.T) {
+	for i, m := range publishAndReadBack(t, publishedEvents) {
+		e := publishedEvents[i]
+		headers := map[string]string{}
+		for _, h := range m.Headers {
+			_, dup := headers[h.Key]
+			assert.False(t, dup, "header %s twice", h.Key)
+			headers[h.Key] = string(h.Value)
+		}
+		assert.Equal(t, map[string]string{
+			"ce_specversion": "1.0",
+			"ce_id":          e.EventID,
+			"ce_source":      "/patient-profile/test",
+			"ce_type":        "patient.profile.updated",
+			"ce_time":        e.UpdatedAt.UTC().Format(time.RFC3339Nano),
+			"ce_subject":     e.PatientID,
+			"content-type":   "application/json",
+		}, headers)
+		ceTime, err := time.Parse(time.RFC3339Nano, headers["ce_time"])
+		require.NoError(t, err)
+		assert.True(t, ceTime.Equal(e.UpdatedAt))
 	}
 }
 

@@ -37,6 +37,8 @@ type Producer struct {
 	Kafka
 	// PublishTimeout bounds how long a request waits for the broker's ack before it gets a 503.
 	PublishTimeout time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s"`
+	// EventSource is the CloudEvents source of the events this producer publishes (ce_source).
+	EventSource string `envconfig:"EVENT_SOURCE" default:"/patient-profile/producer"`
 	// MaxInFlightPublishes bounds the requests waiting for the broker at once; past it a request
 	// is answered 503 at once instead of queueing.
 	MaxInFlightPublishes int `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024"`
@@ -95,6 +97,7 @@ func LoadProducer() (Producer, error) {
 		c.Kafka.check(),
 		positive("PUBLISH_TIMEOUT", c.PublishTimeout),
 		positiveInt("MAX_IN_FLIGHT_PUBLISHES", c.MaxInFlightPublishes),
+		nonEmpty("EVENT_SOURCE", c.EventSource),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		// A request in flight at SIGTERM must get its answer before the process exits.
 		less("PUBLISH_TIMEOUT", c.PublishTimeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
