@@ -23,6 +23,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/consumer"
 	"github.com/ankitamadan/patient-profile/internal/store"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 func main() {
@@ -44,7 +45,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := slog.New(tracing.LogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	stopTracing, err := tracing.Setup(ctx, "patient-profile-consumer", cfg.ExportTraces())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the spans still buffered, within a bound of their own: ctx is already done.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("flushing traces failed", slog.String("error", err.Error()))
+		}
+	}()
 
 	client, err := store.NewClient(ctx, cfg.Store)
 	if err != nil {
@@ -88,7 +101,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}()
 	logger.Info("consumer started", slog.String("health_addr", ln.Addr().String()), slog.String("topic", cfg.Topic),
-		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers))
+		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers),
+		slog.Bool("trace_export", cfg.ExportTraces()))
 
 	runErr := waitForTable(ctx, logger, profiles, cfg.RetryMaxBackoff)
 	if runErr == nil {

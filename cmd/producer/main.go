@@ -20,6 +20,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/api"
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 func main() {
@@ -41,7 +42,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := slog.New(tracing.LogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	stopTracing, err := tracing.Setup(ctx, "patient-profile-producer", cfg.ExportTraces())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the spans still buffered, within a bound of their own: ctx is already done.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("flushing traces failed", slog.String("error", err.Error()))
+		}
+	}()
 
 	cluster, err := broker.NewCluster(cfg.Kafka)
 	if err != nil {
@@ -66,7 +79,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("producer listening", slog.String("addr", ln.Addr().String()), slog.String("topic", cfg.Topic), slog.Any("brokers", cfg.Brokers),
-		slog.Bool("auth", len(cfg.APITokens) > 0), slog.Int("api_tokens", len(cfg.APITokens)), slog.Int("max_in_flight_publishes", cfg.MaxInFlightPublishes))
+		slog.Bool("auth", len(cfg.APITokens) > 0), slog.Int("api_tokens", len(cfg.APITokens)), slog.Int("max_in_flight_publishes", cfg.MaxInFlightPublishes),
+		slog.Bool("trace_export", cfg.ExportTraces()))
 	if len(cfg.APITokens) == 0 {
 		logger.Warn("authentication is off: anyone who can reach the port can write profiles; set API_TOKENS or API_TOKENS_FILE")
 	}

@@ -42,7 +42,7 @@ type Config struct {
 // serves.
 func NewHandler(logger *slog.Logger, pub publisher, ready pinger, cfg Config, reg *prometheus.Registry) http.Handler {
 	r := chi.NewRouter()
-	r.Use(withRequestID, middleware.Recoverer, observeRequests(logger, reg))
+	r.Use(withRequestID, traceRequests, middleware.Recoverer, observeRequests(logger, reg))
 	r.NotFound(handleNotFound())
 	r.MethodNotAllowed(handleMethodNotAllowed(r))
 	r.With(requireToken(cfg.Tokens)).Method(http.MethodPost, "/patientprofile",

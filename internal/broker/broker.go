@@ -14,8 +14,12 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 // Dead-letter headers, added to the original message's own headers.
@@ -86,8 +90,18 @@ func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", e.EventID, err)
 	}
-	m := kafka.Message{Key: []byte(e.PatientID), Value: value, Headers: p.cloudEvent(e)}
+	ctx, span := tracing.Tracer().Start(ctx, p.w.Topic+" publish", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.operation.type", "send"),
+		attribute.String("messaging.destination.name", p.w.Topic),
+		attribute.String("messaging.message.id", e.EventID),
+	))
+	defer span.End()
+	// The headers carry the publish span's context, so the consumer's span is its child.
+	m := kafka.Message{Key: []byte(e.PatientID), Value: value, Headers: tracing.Inject(ctx, p.cloudEvent(e))}
 	if err := p.w.WriteMessages(ctx, m); err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
 		return fmt.Errorf("publish event %s: %w", e.EventID, err)
 	}
 	return nil

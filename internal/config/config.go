@@ -31,6 +31,17 @@ type Kafka struct {
 	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD"`
 }
 
+// Telemetry says where traces go. The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_*
+// variables itself (headers, protocol details); these only decide whether there is one.
+type Telemetry struct {
+	OTLPEndpoint       string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTracesEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+}
+
+// ExportTraces reports whether an OTLP endpoint is configured. Without one, traces still
+// propagate (and log lines carry trace ids) but are not exported.
+func (t Telemetry) ExportTraces() bool { return t.OTLPEndpoint != "" || t.OTLPTracesEndpoint != "" }
+
 // Producer configures cmd/producer.
 type Producer struct {
 	Port int `envconfig:"SERVER_PORT" default:"3000"`
@@ -48,6 +59,7 @@ type Producer struct {
 	APITokensFile   string        `envconfig:"API_TOKENS_FILE"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+	Telemetry
 }
 
 // Consumer configures cmd/consumer.
@@ -67,6 +79,7 @@ type Consumer struct {
 	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+	Telemetry
 }
 
 // Store locates the DynamoDB table.

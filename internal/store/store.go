@@ -15,9 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 // ErrRejected marks a write the store refuses for what it is (a validation error, an item too
@@ -88,9 +92,24 @@ func NewClient(ctx context.Context, cfg config.Store) (*dynamodb.Client, error) 
 // Put writes e if it is newer than the stored profile under the ordering rule. It reports
 // whether it wrote: false with a nil error means the stored profile is as new or newer (a
 // duplicate, or an event that was superseded), which is a final outcome, not a failure.
-func (t *Table) Put(ctx context.Context, e profile.Event) (bool, error) {
+func (t *Table) Put(ctx context.Context, e profile.Event) (applied bool, err error) {
+	ctx, span := tracing.Tracer().Start(ctx, "DynamoDB.PutItem", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("db.system.name", "aws.dynamodb"),
+		attribute.String("rpc.service", "DynamoDB"),
+		attribute.String("rpc.method", "PutItem"),
+		attribute.StringSlice("aws.dynamodb.table_names", []string{t.table}),
+	))
+	defer func() {
+		// A failed condition is an outcome (stale or duplicate), not an error of the call.
+		span.SetAttributes(attribute.Bool("applied", applied))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "put failed")
+		}
+		span.End()
+	}()
 	key := e.OrderKey()
-	_, err := t.client.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err = t.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(t.table),
 		Item:                      item(e),
 		ConditionExpression:       aws.String(putCondition),
