@@ -70,7 +70,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	reader := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
 	dlq := broker.NewDeadLetters(cluster, cfg.DLQTopic)
-	c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
+	reg := api.NewRegistry()
+	c := consumer.New(logger, reader, measureStore(profiles, reg), dlq, consumer.Config{
 		CommitInterval: cfg.CommitInterval,
 		AttemptTimeout: cfg.Store.Timeout,
 		MaxBackoff:     cfg.RetryMaxBackoff,
@@ -78,9 +79,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		// leaving the group and closing connections.
 		ShutdownTimeout: cfg.ShutdownTimeout * 3 / 4,
 	})
+	registerCounts(reg, c)
+	registerLag(reg, c)
 
 	srv := &http.Server{
-		Handler:           api.NewOpsHandler(newRegistry(c), broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
+		Handler:           api.NewOpsHandler(reg, broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic), profiles),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,

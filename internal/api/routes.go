@@ -46,7 +46,7 @@ func NewHandler(logger *slog.Logger, pub publisher, ready pinger, cfg Config, re
 	r.NotFound(handleNotFound())
 	r.MethodNotAllowed(handleMethodNotAllowed(r))
 	r.With(requireToken(cfg.Tokens)).Method(http.MethodPost, "/patientprofile",
-		handlePostProfile(logger, pub, newStamper(time.Now), cfg.PublishTimeout, make(chan struct{}, max(cfg.MaxInFlightPublishes, 1))))
+		handlePostProfile(logger, measurePublishes(pub, reg), newStamper(time.Now), cfg.PublishTimeout, make(chan struct{}, max(cfg.MaxInFlightPublishes, 1))))
 	r.Method(http.MethodGet, "/openapi.yaml", handleOpenAPI())
 	addOps(r, reg, ready)
 	return r

@@ -449,9 +449,17 @@ func TestMetrics(t *testing.T) {
 			`patient_profile_http_requests_total{code="201",route="/patientprofile"} 2`,
 			`patient_profile_http_requests_total{code="400",route="/patientprofile"} 1`,
 			`patient_profile_http_request_duration_seconds_count{route="/patientprofile"} 3`,
+			`patient_profile_events_published_total 2`,
+			`patient_profile_events_publish_failed_total 0`,
+			`patient_profile_publish_duration_seconds_count{outcome="published"} 2`,
 			`go_goroutines `,
 		}},
-		"broker down": {failing, []string{`patient_profile_http_requests_total{code="503",route="/patientprofile"} 1`}},
+		"broker down": {failing, []string{
+			`patient_profile_http_requests_total{code="503",route="/patientprofile"} 1`,
+			`patient_profile_events_published_total 0`,
+			`patient_profile_events_publish_failed_total 1`,
+			`patient_profile_publish_duration_seconds_count{outcome="failed"} 1`,
+		}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()

@@ -37,11 +37,12 @@ const topic, dlqTopic, table = "patient.profile.updated", "patient.profile.updat
 // kfake broker, the real consumer loop and the real store on dynalite. Everything logs at debug
 // level into logs, and every span goes to spans.
 type pipeline struct {
-	handler http.Handler
-	table   *store.Table
-	brokers []string
-	spans   *tracetest.SpanRecorder
-	logs    *syncBuffer
+	handler  http.Handler
+	table    *store.Table
+	brokers  []string
+	spans    *tracetest.SpanRecorder
+	logs     *syncBuffer
+	consumer *consumer.Consumer
 }
 
 func startPipeline(t *testing.T) *pipeline {
@@ -75,6 +76,7 @@ func startPipeline(t *testing.T) *pipeline {
 	c := consumer.New(logger, reader, p.table, dlq, consumer.Config{
 		CommitInterval: 100 * time.Millisecond, AttemptTimeout: 5 * time.Second, MaxBackoff: time.Second, ShutdownTimeout: 5 * time.Second,
 	})
+	p.consumer = c
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = c.Run(ctx) }()
@@ -179,6 +181,61 @@ func TestConsumerAcceptsEventsWithoutTraceContext(t *testing.T) {
 	))
 	p.waitForRow(t, "plain", "e1")
 	p.waitForRow(t, "garbled", "e2")
+}
+
+// TestNoPatientDataInLogs runs accepted and refused requests and the consumer (applied, stale
+// and dead-lettered events, from this producer and another) with recognisable patient data,
+// everything at debug level, and searches every log line: no name, sex or pregnancy status may
+// appear, at any level.
+func TestNoPatientDataInLogs(t *testing.T) {
+	p := startPipeline(t)
+
+	ok := p.post(t, `{"PatientId":"logs-1","FirstName":"Zebediah","LastName":"Quuxworth","Sex":"Female","IsPregnant":"true"}`, nil)
+	require.Equal(t, http.StatusCreated, ok.Code, ok.Body.String())
+	var created struct{ EventId string }
+	require.NoError(t, json.Unmarshal(ok.Body.Bytes(), &created))
+	bad := p.post(t, `{"PatientId":"logs-2","FirstName":"Zebediah\u0007","LastName":"Quuxworth","Sex":"Quux-Sex","IsPregnant":"Quux-Pregnant"}`, nil)
+	require.Equal(t, http.StatusBadRequest, bad.Code, bad.Body.String())
+
+	// Another producer's events: one applied, the same again (stale), and poison.
+	w := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{}, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	other := `{"EventId":"o1","PatientId":"logs-3","FirstName":"Zebediah","LastName":"Quuxworth","Sex":"Quux-Sex","IsPregnant":true,"UpdatedAt":"2026-01-02T05:00:00Z"}`
+	poison := `{"EventId":"o2","PatientId":"logs-4","FirstName":"Zebediah","LastName":"Quuxworth","Sex":"Quux-Sex","IsPregnant":"Quux-Pregnant","UpdatedAt":"2026-01-02T05:00:00Z"}`
+	for _, v := range []string{other, other, poison} {
+		require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("logs"), Value: []byte(v)}))
+	}
+	p.waitForRow(t, "logs-1", created.EventId)
+	p.waitForRow(t, "logs-3", "o1")
+	require.Eventually(t, func() bool {
+		s := p.consumer.Stats()
+		return s.Stale == 1 && s.DeadLettered == 1
+	}, 30*time.Second, 20*time.Millisecond, "stats %+v", p.consumer.Stats())
+
+	lines := p.logs.lines()
+	// The test must have seen the paths it claims to search.
+	for _, msg := range []string{`"msg":"request"`, `"msg":"handled"`, `"msg":"dead-lettered"`, `"level":"DEBUG"`} {
+		assert.True(t, slicesContainFunc(lines, func(l string) bool { return strings.Contains(l, msg) }), "no log line with %s", msg)
+	}
+	for _, line := range lines {
+		lower := strings.ToLower(line)
+		// The values sent, and sex or pregnancy as a logged attribute. A field's name in a
+		// reason ("IsPregnant: must be a bool") says nothing about the patient.
+		for _, secret := range []string{"zebediah", "quux", "female", `"sex":`, `sex=`, `"ispregnant":`, `"is_pregnant":`, `"pregnant":`, `pregnant=`} {
+			assert.NotContains(t, lower, secret, "patient data in a log line: %s", line)
+		}
+	}
+}
+
+func slicesContainFunc(lines []string, f func(string) bool) bool {
+	for _, l := range lines {
+		if f(l) {
+			return true
+		}
+	}
+	return false
 }
 
 func findSpan(t *testing.T, rec *tracetest.SpanRecorder, match func(sdktrace.ReadOnlySpan) bool) sdktrace.ReadOnlySpan {
