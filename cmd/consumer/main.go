@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	logger := slog.New(tracing.LogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})))
-	stopTracing, err := tracing.Setup(ctx, "patient-profile-consumer", cfg.ExportTraces())
+	stopTracing, err := tracing.Setup(ctx, logger, "patient-profile-consumer", cfg.ExportTraces())
 	if err != nil {
 		return err
 	}

@@ -22,8 +22,13 @@ import (
 // baggage). With export false, spans are made (so trace ids exist and propagate, and logs carry
 // them) but go nowhere. With export true they go over OTLP/HTTP to wherever the standard
 // OTEL_EXPORTER_OTLP_* variables say, which the exporter reads itself. The returned function
-// flushes and stops the provider.
-func Setup(ctx context.Context, service string, export bool) (func(context.Context) error, error) {
+// flushes and stops the provider. OpenTelemetry's own errors go to logger.
+func Setup(ctx context.Context, logger *slog.Logger, service string, export bool) (func(context.Context) error, error) {
+	// OpenTelemetry reports its own failures (an unreachable collector) here; by default it
+	// would print them to stderr outside the JSON log.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("opentelemetry", slog.String("error", err.Error()))
+	}))
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
 	}
