@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 )
 
@@ -106,4 +108,25 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Type: p.typ, Title: p.title, Status: p.status, Detail: e.detail,
 		Instance: r.URL.Path, Errors: e.fields, RequestID: requestID(r.Context()),
 	})
+}
+
+// recoverProblems turns a panic in a handler into a 500 problem, logged once with the request
+// id, instead of a dropped connection or chi's plain-text answer. http.ErrAbortHandler is
+// passed on: it is a deliberate abort, not a failure.
+func recoverProblems(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					logger.LogAttrs(r.Context(), slog.LevelError, "handler panicked", slog.String("request_id", requestID(r.Context())),
+						slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+					writeError(w, r, fmt.Errorf("panic: %v", v))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -42,7 +41,7 @@ type Config struct {
 // serves.
 func NewHandler(logger *slog.Logger, pub publisher, ready pinger, cfg Config, reg *prometheus.Registry) http.Handler {
 	r := chi.NewRouter()
-	r.Use(withRequestID, traceRequests, middleware.Recoverer, observeRequests(logger, reg))
+	r.Use(withRequestID, traceRequests, observeRequests(logger, reg), recoverProblems(logger))
 	r.NotFound(handleNotFound())
 	r.MethodNotAllowed(handleMethodNotAllowed(r))
 	r.With(requireToken(cfg.Tokens)).Method(http.MethodPost, "/patientprofile",

@@ -487,3 +487,16 @@ func BenchmarkPostProfile(b *testing.B) {
 		}
 	}
 }
+
+type panickingPublisher struct{}
+
+func (panickingPublisher) Publish(context.Context, profile.Event) error { panic("boom") }
+
+func TestPanicIsAProblem(t *testing.T) {
+	h := NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), panickingPublisher{}, fakePinger{}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1}, NewRegistry())
+	rec := post(t, h, `{"PatientId":"1"}`)
+	got := requireProblem(t, rec, http.StatusInternalServerError)
+	assert.NotContains(t, got.Detail, "boom", "the cause is for the log, not the client")
+	// The slot is given back: the next request is not shed.
+	assert.Equal(t, http.StatusInternalServerError, post(t, h, `{"PatientId":"1"}`).Code)
+}
