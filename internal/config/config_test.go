@@ -63,7 +63,14 @@ func TestLoadProducer(t *testing.T) {
 		{name: "no tokens by default", want: func(t *testing.T, c config.Producer) {
 			assert.Empty(t, c.APITokens)
 			assert.Equal(t, 1024, c.MaxInFlightPublishes)
+			assert.Equal(t, "/patient-profile/producer", c.EventSource)
+			assert.False(t, c.ExportTraces())
 		}},
+		{name: "traces exported when an OTLP endpoint is set", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+			want: func(t *testing.T, c config.Producer) { assert.True(t, c.ExportTraces()) }},
+		{name: "or only the traces endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"},
+			want: func(t *testing.T, c config.Producer) { assert.True(t, c.ExportTraces()) }},
+		{name: "empty event source", env: map[string]string{"EVENT_SOURCE": " "}, wantErr: "EVENT_SOURCE"},
 		{name: "token too short", env: map[string]string{"API_TOKENS": "short"}, wantErr: "API_TOKENS: token 1 must be at least 16"},
 		{name: "token file missing", env: map[string]string{"API_TOKENS_FILE": "/nonexistent/tokens"}, wantErr: "API_TOKENS_FILE"},
 		{name: "in-flight bound not positive", env: map[string]string{"MAX_IN_FLIGHT_PUBLISHES": "0"}, wantErr: "MAX_IN_FLIGHT_PUBLISHES=0"},
