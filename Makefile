@@ -7,7 +7,7 @@ GO       ?= go
 TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
 .PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer \
-        test test-short soak replay-dlq bench lint mocks check-mocks compose-config clean
+        test test-short fuzz soak replay-dlq bench lint mocks check-mocks compose-config clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,14 @@ test: ## Run every test, unit and integration (kfake in-process, dynalite spawne
 
 test-short: ## Run the unit tests only (no dynalite, no broker)
 	$(GO) test -short $(TESTFLAGS) ./...
+
+# Each fuzz target in turn (go test -fuzz takes one at a time). `make test` runs their seed
+# corpora (testdata/fuzz) as ordinary tests; this explores beyond them. Failures are written to
+# testdata/fuzz as new seeds: commit them with the fix.
+FUZZTIME ?= 30s
+fuzz: ## Fuzz the request decoder and the event decoder, FUZZTIME each (default 30s)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./internal/api
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/profile
 
 # The large convergence run. A small one is part of `make test`. SOAK_FLAGS adds to or overrides
 # these, for example SOAK_FLAGS='-seed 42 -log soak.log'.

@@ -143,9 +143,15 @@ for i in "${!pids[@]}"; do
 done
 : >"$tmp/up"
 
+if [[ -n ${API_TOKENS:-}${API_TOKENS_FILE:-} ]]; then
+  auth="Authentication is ON: POST needs -H 'Authorization: Bearer <token>'"
+else
+  auth="Authentication is OFF: anyone who reaches :$producer_port can write (set API_TOKENS or API_TOKENS_FILE)"
+fi
 cat <<MSG
 
-Everything is up. Try it:
+Everything is up. $auth
+Try it:
 
   curl -i -X POST localhost:$producer_port/patientprofile -H 'Content-Type: application/json' \\
     -d '{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}'

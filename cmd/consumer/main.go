@@ -25,6 +25,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/logging"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/store"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 func main() {
@@ -50,6 +51,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	logger := logging.New(stdout, cfg.LogLevel)
+	stopTracing, err := tracing.Setup(ctx, logger, "patient-profile-consumer", cfg.ExportTraces())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the spans still buffered, within a bound of their own: ctx is already done.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("flushing traces failed", slog.String("error", err.Error()))
+		}
+	}()
 
 	client, err := store.NewClient(ctx, cfg.Host, cfg.Region)
 	if err != nil {
@@ -66,17 +79,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// The consumer is built once its dependencies answer (below); its counts read zero until then.
 	var running atomic.Pointer[consumer.Consumer]
 	reg := ops.NewRegistry()
-	ops.RegisterConsumer(reg, func() consumer.Stats {
-		if c := running.Load(); c != nil {
-			return c.Stats()
-		}
-		return consumer.Stats{}
-	}, func() map[string]int64 {
-		if c := running.Load(); c != nil {
-			return c.DeadLetters()
-		}
-		return nil
-	})
+	ops.RegisterConsumer(reg, running.Load)
+	writes := ops.MeasureStore(profiles, reg)
 	srv := &http.Server{
 		Handler:           ops.NewHandler(logger, reg, nil, topics, profiles, loopCheck{&running}),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -99,7 +103,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}()
 	logger.Info("consumer started", slog.String("health_addr", ln.Addr().String()), slog.String("topic", cfg.Topic),
-		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers))
+		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers),
+		slog.Bool("trace_export", cfg.ExportTraces()))
 
 	// The reader joins the group only once the topics exist: kafka-go's group reader rejoins in a
 	// tight loop, with no backoff, while its topic is missing.
@@ -109,7 +114,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		reader := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: cfg.Topic, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, Logger: logger})
 		dlq := broker.NewDeadLetters(cluster, cfg.DLQTopic)
 		closers = append(closers, reader, dlq)
-		c := consumer.New(logger, reader, profiles, dlq, consumer.Config{
+		c := consumer.New(logger, reader, writes, dlq, consumer.Config{
 			CommitInterval:  cfg.CommitInterval,
 			AttemptTimeout:  cfg.Store.Timeout,
 			MaxBackoff:      cfg.RetryMaxBackoff,

@@ -22,6 +22,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/logging"
 	"github.com/ankitamadan/patient-profile/internal/ops"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 func main() {
@@ -47,15 +48,31 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	logger := logging.New(stdout, cfg.LogLevel)
+	stopTracing, err := tracing.Setup(ctx, logger, "patient-profile-producer", cfg.ExportTraces())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the spans still buffered, within a bound of their own: ctx is already done.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("flushing traces failed", slog.String("error", err.Error()))
+		}
+	}()
 
 	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
 	if err != nil {
 		return err
 	}
-	pub := broker.NewPublisher(cluster, cfg.Topic)
+	pub := broker.NewPublisher(cluster, cfg.Topic, cfg.EventSource)
+	reg := ops.NewRegistry()
 	srv := &http.Server{
-		Handler: ops.NewHandler(logger, ops.NewRegistry(), api.NewHandler(logger, pub, cfg.PublishTimeout),
-			broker.NewPinger(cluster, cfg.Topic)),
+		Handler: ops.NewHandler(logger, reg, api.NewHandler(logger, pub, api.Config{
+			PublishTimeout:       cfg.PublishTimeout,
+			MaxInFlightPublishes: cfg.MaxInFlightPublishes,
+			Tokens:               cfg.APITokens,
+		}, reg), broker.NewPinger(cluster, cfg.Topic)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      cfg.PublishTimeout + 10*time.Second,
@@ -67,7 +84,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("producer listening", slog.String("addr", ln.Addr().String()), slog.String("topic", cfg.Topic), slog.Any("brokers", cfg.Brokers))
+	logger.Info("producer listening", slog.String("addr", ln.Addr().String()), slog.String("topic", cfg.Topic), slog.Any("brokers", cfg.Brokers),
+		slog.Bool("auth", len(cfg.APITokens) > 0), slog.Int("api_tokens", len(cfg.APITokens)), slog.Int("max_in_flight_publishes", cfg.MaxInFlightPublishes),
+		slog.Bool("trace_export", cfg.ExportTraces()))
+	if len(cfg.APITokens) == 0 {
+		logger.Warn("authentication is off: anyone who can reach the port can write profiles; set API_TOKENS or API_TOKENS_FILE")
+	}
 
 	select {
 	case err := <-served:

@@ -8,23 +8,42 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
-	"strconv"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ankitamadan/patient-profile/internal/ops"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
 const (
-	maxBodyBytes     = 64 << 10
-	maxPatientIDSize = 1024
-	// retryAfter is what a 503 tells the client to wait, in seconds.
-	retryAfter = 1
+	maxBodyBytes = 64 << 10
+	// maxNameRunes bounds FirstName and LastName. Real names fit with room to spare; the bound
+	// keeps a row, an event and a log-free debugging session small.
+	maxNameRunes = 100
 )
 
-// profileRequest is a valid POST /patientprofile body. Fields the server stamps (EventId,
-// UpdatedAt) are not read from the client.
+// validPatientID is FHIR's rule for a resource id: 1 to 64 of A-Z, a-z, 0-9, '-' and '.'.
+var validPatientID = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+
+// sexCodes is FHIR's AdministrativeGender value set. A request may write them in any case; the
+// event carries the lower-case code.
+var sexCodes = []string{"male", "female", "other", "unknown"}
+
+// requestFields are the fields a request may have; serverFields are in the event but stamped by
+// the server, so a client that sends them is told so rather than silently ignored.
+var (
+	requestFields = []string{"PatientId", "FirstName", "LastName", "IsPregnant", "Sex"}
+	serverFields  = []string{"EventId", "UpdatedAt"}
+)
+
+// profileRequest is a valid POST /patientprofile body.
 type profileRequest struct {
 	PatientID  string
 	FirstName  string
@@ -40,29 +59,38 @@ type profileResponse struct {
 	UpdatedAt string `json:"UpdatedAt"`
 }
 
-func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTimeout time.Duration) http.Handler {
+// handlePostProfile publishes a valid request as an event. inFlight bounds the publishes waiting
+// for the broker: when it is full the request is answered 503 at once, so a slow broker cannot
+// pile up an unbounded queue of waiting requests (and goroutines, and memory).
+func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTimeout time.Duration, inFlight chan struct{}) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fields, err := decode(w, r)
+		if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				encode(w, http.StatusRequestEntityTooLarge, problem{Error: "invalid request", Fields: map[string]string{"body": fmt.Sprintf("must be at most %d bytes", maxBodyBytes)}})
+				writeError(w, r, errorf(kindTooLarge, "the body must be at most %d bytes", maxBodyBytes))
 				return
 			}
-			var fe *fieldError
-			if errors.As(err, &fe) {
-				encode(w, http.StatusBadRequest, problem{Error: "invalid request", Fields: map[string]string{fe.field: fe.problem}})
-				return
-			}
-			encode(w, http.StatusBadRequest, problem{Error: "invalid request", Fields: map[string]string{"body": err.Error()}})
+			writeError(w, r, errorf(kindInvalid, "the body could not be read"))
 			return
 		}
-		req, problems := validate(fields)
-		if len(problems) > 0 {
-			encode(w, http.StatusBadRequest, problem{Error: "invalid request", Fields: problems})
+		req, err := parseProfile(body)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
 
+		select {
+		case inFlight <- struct{}{}:
+			defer func() { <-inFlight }()
+		default:
+			writeError(w, r, errorf(kindOverloaded, "%d requests are already waiting for the broker; retry later", cap(inFlight)))
+			return
+		}
 		updatedAt, eventID := s.stamp()
 		e := profile.Event{
 			EventID:    eventID,
@@ -78,10 +106,9 @@ func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTi
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), publishTimeout)
 		defer cancel()
 		if err := pub.Publish(ctx, e); err != nil {
-			logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
+			logger.LogAttrs(r.Context(), slog.LevelError, "publish failed", slog.String("request_id", ops.RequestID(r.Context())),
 				slog.String("event_id", e.EventID), slog.String("patient_id", e.PatientID), slog.String("error", err.Error()))
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-			encode(w, http.StatusServiceUnavailable, problem{Error: "the event was not published: the broker is unavailable, retry later"})
+			writeError(w, r, errorf(kindUnavailable, "the broker did not acknowledge the event within %s; it may or may not have been written, so retry: a retry is a new, newer event", publishTimeout))
 			return
 		}
 		encode(w, http.StatusCreated, profileResponse{
@@ -92,119 +119,213 @@ func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTi
 	})
 }
 
-// decode reads the body as one JSON object and returns its raw fields, so that validate can
-// report every bad field at once rather than the first one encoding/json meets. It refuses a name
-// given twice (which value wins depends on the parser, so a request could pass one check and do
-// something else downstream) and a name that matches a contract name only when case is ignored
-// (encoding/json would read "patientid" as PatientId; the contract's names are exact), each as a
-// *fieldError.
-func decode(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	tok, err := dec.Token()
+// checkContentType accepts application/json, with parameters, and a charset only if it is UTF-8:
+// the body is read as UTF-8 whatever the header says.
+func checkContentType(header string) error {
+	if header == "" {
+		return errorf(kindUnsupportedMediaType, "send Content-Type: application/json")
+	}
+	mt, params, err := mime.ParseMediaType(header)
+	if err != nil || mt != "application/json" {
+		return errorf(kindUnsupportedMediaType, "send Content-Type: application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return errorf(kindUnsupportedMediaType, "the body must be UTF-8; send Content-Type: application/json without a charset or with charset=utf-8")
+	}
+	return nil
+}
+
+// parseProfile reads a body as one JSON object and checks every field, so that the 400 names
+// every bad field at once rather than the first one encoding/json meets. Its error is an
+// *apiError.
+func parseProfile(body []byte) (profileRequest, error) {
+	fields, err := decodeObject(body)
 	if err != nil {
-		return nil, decodeError(err)
+		return profileRequest{}, err
 	}
-	if tok != json.Delim('{') {
-		return nil, fmt.Errorf("must be a JSON object, got %s", tokenKind(tok))
-	}
-	fields := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, decodeError(err)
-		}
-		name := tok.(string) // inside an object, Token returns names as strings
-		if _, dup := fields[name]; dup {
-			return nil, &fieldError{field: name, problem: "appears more than once"}
-		}
-		for _, c := range contractNames {
-			if name != c && strings.EqualFold(name, c) {
-				return nil, &fieldError{field: name, problem: fmt.Sprintf("names are case-sensitive, the contract's is %q", c)}
+	// encoding/json turns invalid UTF-8 in a string into U+FFFD without a word. Refuse it
+	// instead: the raw values still hold the bytes as sent, which says which field has them.
+	if !utf8.Valid(body) {
+		e := errorf(kindInvalid, "the body is not valid UTF-8")
+		for _, name := range sortedKeys(fields) {
+			if !utf8.Valid(fields[name]) {
+				e.fields = append(e.fields, fieldProblem(name, "is not valid UTF-8"))
 			}
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, decodeError(err)
-		}
-		fields[name] = raw
+		return profileRequest{}, e
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, decodeError(err)
+	req, problems := validate(fields)
+	if len(problems) > 0 {
+		e := errorf(kindInvalid, "%d field(s) are invalid; see errors", len(problems))
+		e.fields = problems
+		return profileRequest{}, e
+	}
+	return req, nil
+}
+
+// decodeObject returns the raw fields of the one JSON object in body.
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr):
+			return nil, errorf(kindInvalid, "the body must be a JSON object, got %s", typeErr.Value)
+		case errors.Is(err, io.EOF):
+			return nil, errorf(kindInvalid, "the body is empty; send a JSON object")
+		default:
+			return nil, errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
+		}
+	}
+	if fields == nil {
+		return nil, errorf(kindInvalid, "the body must be a JSON object, got null")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("malformed JSON: more than one value")
+		return nil, errorf(kindInvalid, "the body must be one JSON object, with nothing after it")
+	}
+	if err := checkNames(body); err != nil {
+		return nil, err
 	}
 	return fields, nil
 }
 
-// contractNames are the request's fields and the ones the server stamps.
-var contractNames = []string{"PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "EventId", "UpdatedAt"}
-
-// fieldError is a problem with one named field that decode finds.
-type fieldError struct{ field, problem string }
-
-func (e *fieldError) Error() string { return fmt.Sprintf("field %q %s", e.field, e.problem) }
-
-func decodeError(err error) error {
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return err
-	case errors.Is(err, io.EOF):
-		return errors.New("is empty, want a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return errors.New("malformed JSON: unexpected end of input")
-	default:
-		return fmt.Errorf("malformed JSON: %v", err)
+// checkNames refuses a name given twice (which value wins depends on the parser, so a request
+// could pass one check here and do something else downstream) and a name that matches a field
+// only when case is ignored (encoding/json would read "patientid" as PatientId; the contract's
+// names are exact), naming the field. body is one well-formed JSON object.
+func checkNames(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
 	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
+		}
+		name := tok.(string) // inside an object, Token returns names, unescaped
+		if seen[name] {
+			e := errorf(kindInvalid, "a field is given more than once")
+			e.fields = []fieldError{fieldProblem(name, "appears more than once")}
+			return e
+		}
+		seen[name] = true
+		for _, known := range slices.Concat(requestFields, serverFields) {
+			if name != known && strings.EqualFold(name, known) {
+				e := errorf(kindInvalid, "field names are case-sensitive")
+				e.fields = []fieldError{fieldProblem(name, fmt.Sprintf("names are case-sensitive; the field is %q", known))}
+				return e
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
+		}
+	}
+	return nil
 }
 
-// tokenKind names the type of the JSON value that starts with tok.
-func tokenKind(tok json.Token) string {
-	switch tok.(type) {
-	case json.Delim:
-		return "an array"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	default:
-		return "a number"
-	}
-}
-
-// validate checks each field and returns the request, or what is wrong, by field name.
-func validate(fields map[string]json.RawMessage) (profileRequest, map[string]string) {
+// validate checks each field and returns the request, or what is wrong, field by field in name
+// order.
+func validate(fields map[string]json.RawMessage) (profileRequest, []fieldError) {
 	var req profileRequest
-	problems := map[string]string{}
+	var problems []fieldError
+	bad := func(field, format string, args ...any) {
+		problems = append(problems, fieldProblem(field, fmt.Sprintf(format, args...)))
+	}
+
+	for _, name := range sortedKeys(fields) {
+		switch {
+		case slices.Contains(serverFields, name):
+			bad(name, "is stamped by the server; leave it out")
+		case !slices.Contains(requestFields, name):
+			bad(name, "is not a field of a patient profile; the fields are %s", strings.Join(requestFields, ", "))
+		}
+	}
 
 	id, err := optionalString(fields["PatientId"])
 	switch {
 	case err != nil:
-		problems["PatientId"] = err.Error()
-	case strings.TrimSpace(id) == "":
-		problems["PatientId"] = "is required and must not be empty"
-	case len(id) > maxPatientIDSize:
-		problems["PatientId"] = fmt.Sprintf("must be at most %d bytes", maxPatientIDSize)
+		bad("PatientId", "%v", err)
+	case id == "":
+		bad("PatientId", "is required")
+	case !validPatientID.MatchString(id):
+		bad("PatientId", "must be 1 to 64 characters, each a letter A-Z or a-z, a digit, '-' or '.'")
 	default:
 		req.PatientID = id
 	}
-	for name, dst := range map[string]*string{"FirstName": &req.FirstName, "LastName": &req.LastName, "Sex": &req.Sex} {
-		v, err := optionalString(fields[name])
-		if err != nil {
-			problems[name] = err.Error()
-			continue
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"FirstName", &req.FirstName}, {"LastName", &req.LastName}} {
+		v, err := optionalString(fields[f.name])
+		switch {
+		case err != nil:
+			bad(f.name, "%v", err)
+		case utf8.RuneCountInString(v) > maxNameRunes:
+			bad(f.name, "must be at most %d characters", maxNameRunes)
+		case strings.ContainsFunc(v, unicode.IsControl):
+			bad(f.name, "must not contain control characters")
+		default:
+			*f.dst = v
 		}
-		*dst = v
+	}
+	sex, err := optionalString(fields["Sex"])
+	switch {
+	case err != nil:
+		bad("Sex", "%v", err)
+	case isAbsent(fields["Sex"]):
+	default:
+		code, ok := sexCode(sex)
+		if !ok {
+			bad("Sex", "must be one of %s (any case)", strings.Join(sexCodes, ", "))
+		}
+		req.Sex = code
 	}
 	pregnant, err := flexibleBool(fields["IsPregnant"])
 	if err != nil {
-		problems["IsPregnant"] = err.Error()
+		bad("IsPregnant", "%v", err)
 	}
 	req.IsPregnant = pregnant
+	slices.SortStableFunc(problems, func(a, b fieldError) int { return strings.Compare(a.Field, b.Field) })
 	return req, problems
+}
+
+// sexCode matches s against sexCodes ignoring ASCII case only: Unicode case folding would let
+// the Kelvin sign stand for a 'k'.
+func sexCode(s string) (string, bool) {
+	lower := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+	if slices.Contains(sexCodes, lower) {
+		return lower, true
+	}
+	return "", false
+}
+
+// fieldProblem names a field both ways: by name, and as a JSON Pointer into the body.
+func fieldProblem(name, detail string) fieldError {
+	const maxShown = 64 // an unknown field's name is echoed back; keep a huge one from filling the answer
+	shown := name
+	if len(shown) > maxShown {
+		shown = strings.ToValidUTF8(shown[:maxShown], "") + "..."
+	}
+	pointer := "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(shown)
+	return fieldError{Field: shown, Pointer: pointer, Detail: detail}
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // optionalString decodes a string field; absent and null mean "".
@@ -237,7 +358,7 @@ func flexibleBool(raw json.RawMessage) (bool, error) {
 		case "false":
 			return false, nil
 		}
-		return false, fmt.Errorf(`must be true or false (a JSON boolean or the string "true"/"false"), got %q`, s)
+		return false, errors.New(`must be true or false (a JSON boolean or the string "true"/"false")`)
 	}
 	return false, fmt.Errorf(`must be true or false (a JSON boolean or the string "true"/"false"), got %s`, jsonKind(raw))
 }

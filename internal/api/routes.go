@@ -1,14 +1,17 @@
-// Package api is the Profile service's HTTP API: POST /patientprofile. Every route is in this
-// file; the operational routes (health, readiness, metrics) are package ops's.
+// Package api is the Profile service's HTTP API: POST /patientprofile, and its OpenAPI document.
+// Every route is in this file; the operational routes (health, readiness, metrics) and what
+// every request gets (an id, a span, a log line) are package ops's, which mounts these.
 package api
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
@@ -18,10 +21,48 @@ type publisher interface {
 	Publish(ctx context.Context, e profile.Event) error
 }
 
-// NewHandler returns the Profile service's routes. Each request waits at most publishTimeout
-// for the broker before it is answered 503.
-func NewHandler(logger *slog.Logger, pub publisher, publishTimeout time.Duration) http.Handler {
+// Config is what the Profile service's routes need besides their dependencies.
+type Config struct {
+	// PublishTimeout bounds each request's wait for the broker before it is answered 503.
+	PublishTimeout time.Duration
+	// MaxInFlightPublishes bounds the requests waiting for the broker at once; past it a request
+	// is answered 503 at once.
+	MaxInFlightPublishes int
+	// Tokens are the bearer tokens the write routes accept. None means the routes are open.
+	Tokens []string
+}
+
+// NewHandler returns the Profile service's routes. Publish metrics go to reg.
+func NewHandler(logger *slog.Logger, pub publisher, cfg Config, reg prometheus.Registerer) http.Handler {
 	r := chi.NewRouter()
-	r.Method(http.MethodPost, "/patientprofile", handlePostProfile(logger, pub, newStamper(time.Now), publishTimeout))
+	r.NotFound(handleNotFound())
+	r.MethodNotAllowed(handleMethodNotAllowed(r))
+	r.With(requireToken(cfg.Tokens)).Method(http.MethodPost, "/patientprofile",
+		handlePostProfile(logger, measurePublishes(pub, reg), newStamper(time.Now), cfg.PublishTimeout, make(chan struct{}, max(cfg.MaxInFlightPublishes, 1))))
+	r.Method(http.MethodGet, "/openapi.yaml", handleOpenAPI())
 	return r
+}
+
+func handleNotFound() http.HandlerFunc {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errorf(kindNotFound, "there is no resource at this path"))
+	})
+}
+
+// handleMethodNotAllowed answers 405 with the Allow header chi's own handler would have set:
+// chi does not pass the allowed methods to a custom handler, so they are found by asking the
+// router.
+func handleMethodNotAllowed(routes chi.Routes) http.HandlerFunc {
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range methods {
+			if routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		e := errorf(kindMethodNotAllowed, "%s is not allowed here; use %s", r.Method, strings.Join(allowed, ", "))
+		e.header = http.Header{"Allow": {strings.Join(allowed, ", ")}}
+		writeError(w, r, e)
+	})
 }

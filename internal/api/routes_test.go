@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -41,8 +42,15 @@ func (f *fakePublisher) Publish(ctx context.Context, e profile.Event) error {
 	return nil
 }
 
+// withOps serves the routes as the producer binary does: mounted under package ops, which gives
+// every request its id, span, log line and metrics.
+func withOps(logger *slog.Logger, pub publisher, cfg Config) http.Handler {
+	reg := ops.NewRegistry()
+	return ops.NewHandler(logger, reg, NewHandler(logger, pub, cfg, reg))
+}
+
 func newTestHandler(pub *fakePublisher, timeout time.Duration) http.Handler {
-	return NewHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, timeout)
+	return withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, Config{PublishTimeout: timeout, MaxInFlightPublishes: 64})
 }
 
 func post(t *testing.T, h http.Handler, body string) *httptest.ResponseRecorder {
@@ -63,7 +71,17 @@ func TestPostProfileAccepted(t *testing.T) {
 		{
 			name: "the README example, IsPregnant as the string False",
 			body: `{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`,
-			want: profile.Event{PatientID: "1", FirstName: "John", LastName: "Doe", IsPregnant: false, Sex: "Female"},
+			want: profile.Event{PatientID: "1", FirstName: "John", LastName: "Doe", IsPregnant: false, Sex: "female"},
+		},
+		{
+			name: "Sex in any case is stored as the lower-case code",
+			body: `{"PatientId":"a-Z.9","Sex":"UnKnown"}`,
+			want: profile.Event{PatientID: "a-Z.9", Sex: "unknown"},
+		},
+		{
+			name: "the longest PatientId and names, non-ASCII letters",
+			body: `{"PatientId":"` + strings.Repeat("9", 64) + `","FirstName":"` + strings.Repeat("é", maxNameRunes) + `","LastName":"Ñoño"}`,
+			want: profile.Event{PatientID: strings.Repeat("9", 64), FirstName: strings.Repeat("é", maxNameRunes), LastName: "Ñoño"},
 		},
 		{
 			name: "IsPregnant as a JSON boolean",
@@ -76,8 +94,8 @@ func TestPostProfileAccepted(t *testing.T) {
 			want: profile.Event{PatientID: "3", IsPregnant: true},
 		},
 		{
-			name: "client UpdatedAt and EventId are ignored, null means absent",
-			body: `{"PatientId":"4","FirstName":null,"UpdatedAt":"2000-01-01T00:00:00Z","EventId":"mine"}`,
+			name: "null means absent",
+			body: `{"PatientId":"4","FirstName":null,"Sex":null}`,
 			want: profile.Event{PatientID: "4"},
 		},
 	}
@@ -110,51 +128,250 @@ func TestPostProfileRejected(t *testing.T) {
 		name       string
 		body       string
 		wantStatus int
-		wantFields []string
+		wantFields []string // nil: a problem with the body as a whole
 	}{
-		{"malformed JSON", `{"PatientId":"1",`, http.StatusBadRequest, []string{"body"}},
-		{"empty body", ``, http.StatusBadRequest, []string{"body"}},
-		{"array body", `[{"PatientId":"1"}]`, http.StatusBadRequest, []string{"body"}},
-		{"null body", `null`, http.StatusBadRequest, []string{"body"}},
-		{"two values", `{"PatientId":"1"}{"PatientId":"2"}`, http.StatusBadRequest, []string{"body"}},
+		{"malformed JSON", `{"PatientId":"1",`, http.StatusBadRequest, nil},
+		{"empty body", ``, http.StatusBadRequest, nil},
+		{"array body", `[{"PatientId":"1"}]`, http.StatusBadRequest, nil},
+		{"null body", `null`, http.StatusBadRequest, nil},
+		{"two values", `{"PatientId":"1"}{"PatientId":"2"}`, http.StatusBadRequest, nil},
+		{"trailing garbage", `{"PatientId":"1"} x`, http.StatusBadRequest, nil},
 		{"missing PatientId", `{"FirstName":"John"}`, http.StatusBadRequest, []string{"PatientId"}},
 		{"empty PatientId", `{"PatientId":""}`, http.StatusBadRequest, []string{"PatientId"}},
 		{"blank PatientId", `{"PatientId":"   "}`, http.StatusBadRequest, []string{"PatientId"}},
 		{"numeric PatientId", `{"PatientId":1}`, http.StatusBadRequest, []string{"PatientId"}},
-		{"huge PatientId", `{"PatientId":"` + strings.Repeat("x", maxPatientIDSize+1) + `"}`, http.StatusBadRequest, []string{"PatientId"}},
+		{"path in PatientId", `{"PatientId":"../../etc"}`, http.StatusBadRequest, []string{"PatientId"}},
+		{"PatientId too long", `{"PatientId":"` + strings.Repeat("x", 65) + `"}`, http.StatusBadRequest, []string{"PatientId"}},
+		{"PatientId with a space", `{"PatientId":"a b"}`, http.StatusBadRequest, []string{"PatientId"}},
 		{"IsPregnant not a boolean word", `{"PatientId":"1","IsPregnant":"maybe"}`, http.StatusBadRequest, []string{"IsPregnant"}},
 		{"IsPregnant a number", `{"PatientId":"1","IsPregnant":1}`, http.StatusBadRequest, []string{"IsPregnant"}},
 		{"FirstName a number", `{"PatientId":"1","FirstName":42}`, http.StatusBadRequest, []string{"FirstName"}},
+		{"FirstName too long", `{"PatientId":"1","FirstName":"` + strings.Repeat("é", maxNameRunes+1) + `"}`, http.StatusBadRequest, []string{"FirstName"}},
+		{"LastName with a control character", `{"PatientId":"1","LastName":"Doe\u0007"}`, http.StatusBadRequest, []string{"LastName"}},
 		{"LastName an object", `{"PatientId":"1","LastName":{}}`, http.StatusBadRequest, []string{"LastName"}},
 		{"Sex an array", `{"PatientId":"1","Sex":["F"]}`, http.StatusBadRequest, []string{"Sex"}},
-		{"every bad field at once", `{"PatientId":7,"FirstName":true,"IsPregnant":"yes","Sex":1}`, http.StatusBadRequest, []string{"PatientId", "FirstName", "IsPregnant", "Sex"}},
-		// The contract's names are exact, and a name given twice is ambiguous: each is refused,
-		// naming the field, rather than read one way here and another downstream.
-		{"PatientId twice", `{"PatientId":"1","FirstName":"a","PatientId":"2"}`, http.StatusBadRequest, []string{"PatientId"}},
-		{"PatientId twice, once escaped", `{"PatientId":"1","Patient\u0049d":"2"}`, http.StatusBadRequest, []string{"PatientId"}},
-		{"an unknown name twice", `{"PatientId":"1","x":1,"x":2}`, http.StatusBadRequest, []string{"x"}},
-		{"lower-case names", `{"patientid":"1","firstname":"John"}`, http.StatusBadRequest, []string{"patientid"}},
-		{"a case variant beside the exact name", `{"PatientId":"1","PATIENTID":"2"}`, http.StatusBadRequest, []string{"PATIENTID"}},
-		{"a case variant of a stamped field", `{"PatientId":"1","updatedAt":"9999-12-31T23:59:59Z"}`, http.StatusBadRequest, []string{"updatedAt"}},
-		{"unclosed object", `{"PatientId":"1"`, http.StatusBadRequest, []string{"body"}},
-		{"string body", `"PatientId"`, http.StatusBadRequest, []string{"body"}},
-		{"body too large", `{"PatientId":"1","FirstName":"` + strings.Repeat("x", maxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, []string{"body"}},
+		{"Sex not a FHIR code", `{"PatientId":"1","Sex":"Banana"}`, http.StatusBadRequest, []string{"Sex"}},
+		{"Sex empty", `{"PatientId":"1","Sex":""}`, http.StatusBadRequest, []string{"Sex"}},
+		{"Sex with a Kelvin sign for k", `{"PatientId":"1","Sex":"unKnown"}`, http.StatusBadRequest, []string{"Sex"}},
+		{"an unknown field", `{"PatientId":"1","Diagnosis":"x"}`, http.StatusBadRequest, []string{"Diagnosis"}},
+		{"a field in the wrong case", `{"patientId":"1","PatientId":"1"}`, http.StatusBadRequest, []string{"patientId"}},
+		{"server-stamped fields", `{"PatientId":"1","UpdatedAt":"2000-01-01T00:00:00Z","EventId":"mine"}`, http.StatusBadRequest, []string{"EventId", "UpdatedAt"}},
+		{"invalid UTF-8 in a name", "{\"PatientId\":\"1\",\"FirstName\":\"Jo\xffhn\"}", http.StatusBadRequest, []string{"FirstName"}},
+		{"invalid UTF-8 in two fields", "{\"PatientId\":\"1\xc3\",\"LastName\":\"\xed\xa0\x80\"}", http.StatusBadRequest, []string{"LastName", "PatientId"}},
+		{"every bad field at once", `{"PatientId":7,"FirstName":true,"IsPregnant":"yes","Sex":1,"Extra":0}`, http.StatusBadRequest, []string{"Extra", "FirstName", "IsPregnant", "PatientId", "Sex"}},
+		{"body too large", `{"PatientId":"1","FirstName":"` + strings.Repeat("x", maxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pub := &fakePublisher{}
 			rec := post(t, newTestHandler(pub, time.Second), tt.body)
 
-			assert.Equal(t, tt.wantStatus, rec.Code)
-			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-			var got problem
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got), rec.Body.String())
-			assert.Len(t, got.Fields, len(tt.wantFields), "fields: %v", got.Fields)
-			for _, f := range tt.wantFields {
-				assert.NotEmpty(t, got.Fields[f], "no problem reported for %s in %v", f, got.Fields)
+			got := requireProblem(t, rec, tt.wantStatus)
+			var fields []string
+			for _, f := range got.Errors {
+				fields = append(fields, f.Field)
+				assert.Equal(t, "/"+f.Field, f.Pointer)
+				assert.NotEmpty(t, f.Detail, "no detail for %s", f.Field)
 			}
+			assert.Equal(t, tt.wantFields, fields)
 			assert.Empty(t, pub.events, "an invalid request was published")
 		})
+	}
+}
+
+// requireProblem checks that rec is an RFC 9457 problem with the status, carrying the request
+// id of the answer, and returns it.
+func requireProblem(t *testing.T, rec *httptest.ResponseRecorder, status int) problemBody {
+	t.Helper()
+	require.Equal(t, status, rec.Code, rec.Body.String())
+	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+	var got problemBody
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got), rec.Body.String())
+	assert.Equal(t, status, got.Status)
+	assert.True(t, strings.HasPrefix(got.Type, "tag:patient-profile,2026:problem/"), "type %q", got.Type)
+	assert.NotEmpty(t, got.Title)
+	assert.NotEmpty(t, got.Detail)
+	assert.NotEmpty(t, got.RequestID)
+	assert.Equal(t, rec.Header().Get("X-Request-Id"), got.RequestID)
+	return got
+}
+
+func TestSexAndNamesAreNeverEchoed(t *testing.T) {
+	rec := post(t, newTestHandler(&fakePublisher{}, time.Second), `{"PatientId":"1","FirstName":"Zebediah\u0001","Sex":"Quux-Sex","IsPregnant":"Quux-Preg"}`)
+	got := requireProblem(t, rec, http.StatusBadRequest)
+	assert.Len(t, got.Errors, 3)
+	for _, secret := range []string{"Zebediah", "Quux"} {
+		assert.NotContains(t, rec.Body.String(), secret)
+	}
+}
+
+func TestContentType(t *testing.T) {
+	tests := []struct {
+		contentType string
+		wantStatus  int
+	}{
+		{"application/json", http.StatusCreated},
+		{"application/json; charset=utf-8", http.StatusCreated},
+		{"Application/JSON; charset=UTF-8", http.StatusCreated},
+		{"", http.StatusUnsupportedMediaType},
+		{"text/plain", http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{"application/json; charset=latin1", http.StatusUnsupportedMediaType},
+		{"application/jsonx", http.StatusUnsupportedMediaType},
+		{"application/json; =", http.StatusUnsupportedMediaType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.contentType, func(t *testing.T) {
+			pub := &fakePublisher{}
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, "/patientprofile", strings.NewReader(`{"PatientId":"1"}`))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			newTestHandler(pub, time.Second).ServeHTTP(rec, req)
+			if tt.wantStatus != http.StatusCreated {
+				requireProblem(t, rec, tt.wantStatus)
+				assert.Empty(t, pub.events)
+				return
+			}
+			assert.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
+			assert.Len(t, pub.events, 1)
+		})
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	const token, other = "0123456789abcdef-token", "fedcba9876543210-other"
+	tests := []struct {
+		name          string
+		tokens        []string
+		authorization string
+		wantStatus    int
+	}{
+		{"off: no header needed", nil, "", http.StatusCreated},
+		{"on: no header", []string{token}, "", http.StatusUnauthorized},
+		{"on: the token", []string{token}, "Bearer " + token, http.StatusCreated},
+		{"on: the scheme in another case", []string{token}, "bearer " + token, http.StatusCreated},
+		{"on: the second of two tokens", []string{other, token}, "Bearer " + token, http.StatusCreated},
+		{"on: a wrong token", []string{token}, "Bearer " + other, http.StatusUnauthorized},
+		{"on: a prefix of the token", []string{token}, "Bearer " + token[:10], http.StatusUnauthorized},
+		{"on: the token plus more", []string{token}, "Bearer " + token + "x", http.StatusUnauthorized},
+		{"on: another scheme", []string{token}, "Basic " + token, http.StatusUnauthorized},
+		{"on: the scheme alone", []string{token}, "Bearer", http.StatusUnauthorized},
+		{"on: the token without a scheme", []string{token}, token, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pub := &fakePublisher{}
+			h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1, Tokens: tt.tokens})
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, "/patientprofile", strings.NewReader(`{"PatientId":"1"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
+			h.ServeHTTP(rec, req)
+			if tt.wantStatus == http.StatusUnauthorized {
+				requireProblem(t, rec, http.StatusUnauthorized)
+				assert.True(t, strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer"), rec.Header().Get("WWW-Authenticate"))
+				assert.Empty(t, pub.events)
+				return
+			}
+			assert.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
+
+			// The operational routes stay open.
+			for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				assert.Equal(t, http.StatusOK, rec.Code, path)
+			}
+		})
+	}
+}
+
+func TestNotFoundAndMethodNotAllowed(t *testing.T) {
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantAllow    string
+	}{
+		{http.MethodGet, "/nothing", http.StatusNotFound, ""},
+		{http.MethodPost, "/patientprofile/1", http.StatusNotFound, ""},
+		{http.MethodGet, "/patientprofile", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodDelete, "/patientprofile", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPost, "/healthz", http.StatusMethodNotAllowed, "GET, HEAD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+			requireProblem(t, rec, tt.wantStatus)
+			assert.Equal(t, tt.wantAllow, rec.Header().Get("Allow"))
+		})
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	tests := []struct {
+		name, sent string
+		keep       bool
+	}{
+		{"none sent: a new one", "", false},
+		{"a plain one is kept", "gateway-1234.abc", true},
+		{"a strange one is replaced", "a b\x00c", false},
+		{"a huge one is replaced", strings.Repeat("a", 129), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+			req.Header.Set("X-Request-Id", tt.sent)
+			newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, req)
+			got := rec.Header().Get("X-Request-Id")
+			require.NotEmpty(t, got)
+			assert.Equal(t, tt.keep, got == tt.sent, "got %q for %q", got, tt.sent)
+		})
+	}
+}
+
+func TestLoadShedding(t *testing.T) {
+	const bound = 3
+	pub := &gatedPublisher{entered: make(chan struct{}, 100), release: make(chan struct{})}
+	h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, Config{PublishTimeout: time.Minute, MaxInFlightPublishes: bound})
+
+	held := make(chan *httptest.ResponseRecorder, bound)
+	for range bound {
+		go func() { held <- post(t, h, `{"PatientId":"1"}`) }()
+	}
+	for range bound {
+		<-pub.entered
+	}
+	// The bound is reached: the next request is turned away at once, not queued.
+	rec := post(t, h, `{"PatientId":"1"}`)
+	requireProblem(t, rec, http.StatusServiceUnavailable)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+
+	close(pub.release)
+	for range bound {
+		assert.Equal(t, http.StatusCreated, (<-held).Code)
+	}
+	// The slots are given back.
+	assert.Equal(t, http.StatusCreated, post(t, h, `{"PatientId":"1"}`).Code)
+}
+
+// gatedPublisher holds every publish until release is closed, saying on entered when one starts.
+type gatedPublisher struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedPublisher) Publish(ctx context.Context, e profile.Event) error {
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -171,7 +388,7 @@ func TestPostProfileBrokerDown(t *testing.T) {
 			start := time.Now()
 			rec := post(t, newTestHandler(tt.pub, 50*time.Millisecond), `{"PatientId":"1"}`)
 
-			assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			requireProblem(t, rec, http.StatusServiceUnavailable)
 			assert.Equal(t, "1", rec.Header().Get("Retry-After"))
 			assert.Less(t, time.Since(start), 5*time.Second, "a hung broker must not hang the request")
 			assert.NotContains(t, rec.Body.String(), "EventId")
@@ -195,16 +412,70 @@ func TestStampNeverRepeatsOrGoesBack(t *testing.T) {
 	}
 }
 
+func TestMetrics(t *testing.T) {
+	h := newTestHandler(&fakePublisher{}, time.Second)
+	post(t, h, `{"PatientId":"1"}`)
+	post(t, h, `{"PatientId":"1"}`)
+	post(t, h, `{"PatientId":""}`)
+	failing := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{err: errors.New("down")}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
+	post(t, failing, `{"PatientId":"1"}`)
+
+	for name, tt := range map[string]struct {
+		h    http.Handler
+		want []string
+	}{
+		"accepted and rejected": {h, []string{
+			`patient_profile_http_requests_total{code="201",route="/patientprofile"} 2`,
+			`patient_profile_http_requests_total{code="400",route="/patientprofile"} 1`,
+			`patient_profile_http_request_duration_seconds_count{route="/patientprofile"} 3`,
+			`patient_profile_events_published_total 2`,
+			`patient_profile_events_publish_failed_total 0`,
+			`patient_profile_publish_duration_seconds_count{outcome="published"} 2`,
+			`go_goroutines `,
+		}},
+		"broker down": {failing, []string{
+			`patient_profile_http_requests_total{code="503",route="/patientprofile"} 1`,
+			`patient_profile_events_published_total 0`,
+			`patient_profile_events_publish_failed_total 1`,
+			`patient_profile_publish_duration_seconds_count{outcome="failed"} 1`,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			tt.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			require.Equal(t, http.StatusOK, rec.Code)
+			for _, w := range tt.want {
+				assert.Contains(t, rec.Body.String(), w)
+			}
+		})
+	}
+}
+
 // The handler's own cost per request, without the broker: decode, validate, stamp, encode.
 func BenchmarkPostProfile(b *testing.B) {
-	h := newTestHandler(&fakePublisher{}, time.Second)
+	h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
 	body := `{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/patientprofile", strings.NewReader(body)))
+		req := httptest.NewRequest(http.MethodPost, "/patientprofile", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusCreated {
 			b.Fatalf("got %d", rec.Code)
 		}
 	}
+}
+
+type panickingPublisher struct{}
+
+func (panickingPublisher) Publish(context.Context, profile.Event) error { panic("boom") }
+
+func TestPanicIsAProblem(t *testing.T) {
+	h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), panickingPublisher{}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
+	rec := post(t, h, `{"PatientId":"1"}`)
+	got := requireProblem(t, rec, http.StatusInternalServerError)
+	assert.NotContains(t, got.Detail, "boom", "the cause is for the log, not the client")
+	// The slot is given back: the next request is not shed.
+	assert.Equal(t, http.StatusInternalServerError, post(t, h, `{"PatientId":"1"}`).Code)
 }

@@ -17,8 +17,12 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/metadata"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 // Dead-letter headers, added to the original message's own headers.
@@ -80,27 +84,72 @@ func (t forgetfulTransport) RoundTrip(ctx context.Context, addr net.Addr, req ka
 	return resp, err
 }
 
+// CloudEvents 1.0 attributes in Kafka binary mode (the Kafka protocol binding: each attribute
+// is a header named ce_<attribute>, and the value is the event data as it is). A platform can
+// route, filter and trace events by these without reading the value; the value is unchanged, so
+// consumers that ignore headers (and other producers that send none) are unaffected.
+const (
+	HeaderSpecVersion = "ce_specversion"
+	HeaderID          = "ce_id"
+	HeaderSource      = "ce_source"
+	HeaderType        = "ce_type"
+	HeaderTime        = "ce_time"
+	HeaderSubject     = "ce_subject"
+	HeaderContentType = "content-type"
+
+	// EventType is the CloudEvents type of every event on the topic.
+	EventType = "patient.profile.updated"
+)
+
 // Publisher publishes patient.profile.updated events.
 type Publisher struct {
-	w *kafka.Writer
+	w      *kafka.Writer
+	source string
 }
 
-// NewPublisher returns a Publisher for the topic. It shares one Writer (and so one set of
-// connections) across all requests.
-func NewPublisher(c Cluster, topic string) *Publisher {
-	return &Publisher{w: NewWriter(c, topic)}
+// NewPublisher returns a Publisher for the topic, whose events say they come from source (the
+// CloudEvents source, a URI reference). It shares one Writer (and so one set of connections)
+// across all requests.
+func NewPublisher(c Cluster, topic, source string) *Publisher {
+	return &Publisher{w: NewWriter(c, topic), source: source}
 }
 
-// Publish writes e keyed by its PatientId and returns once every in-sync replica has it.
+// Publish writes e keyed by its PatientId, with CloudEvents headers, and returns once every
+// in-sync replica has it.
 func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
 	value, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", e.EventID, err)
 	}
-	if err := p.w.WriteMessages(ctx, kafka.Message{Key: []byte(e.PatientID), Value: value}); err != nil {
+	ctx, span := tracing.Tracer().Start(ctx, p.w.Topic+" publish", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.operation.type", "send"),
+		attribute.String("messaging.destination.name", p.w.Topic),
+		attribute.String("messaging.message.id", e.EventID),
+	))
+	defer span.End()
+	// The headers carry the publish span's context, so the consumer's span is its child.
+	m := kafka.Message{Key: []byte(e.PatientID), Value: value, Headers: tracing.Inject(ctx, p.cloudEvent(e))}
+	if err := p.w.WriteMessages(ctx, m); err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
 		return fmt.Errorf("publish event %s: %w", e.EventID, err)
 	}
 	return nil
+}
+
+// cloudEvent returns e's CloudEvents headers. ce_time is the value's UpdatedAt, to the
+// nanosecond, and ce_subject its PatientId (an id, never patient data).
+func (p *Publisher) cloudEvent(e profile.Event) []kafka.Header {
+	return []kafka.Header{
+		{Key: HeaderSpecVersion, Value: []byte("1.0")},
+		{Key: HeaderID, Value: []byte(e.EventID)},
+		{Key: HeaderSource, Value: []byte(p.source)},
+		{Key: HeaderType, Value: []byte(EventType)},
+		{Key: HeaderTime, Value: []byte(e.UpdatedAt.UTC().Format(time.RFC3339Nano))},
+		{Key: HeaderSubject, Value: []byte(e.PatientID)},
+		{Key: HeaderContentType, Value: []byte("application/json")},
+	}
 }
 
 // Close flushes what is buffered and closes the connections.

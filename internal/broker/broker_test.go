@@ -183,7 +183,7 @@ func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
 		publish func(ctx context.Context, c broker.Cluster) (io.Closer, func() error)
 	}{
 		{"publisher", func(ctx context.Context, c broker.Cluster) (io.Closer, func() error) {
-			p := broker.NewPublisher(c, "t")
+			p := broker.NewPublisher(c, "t", "/patient-profile/test")
 			return p, func() error {
 				return p.Publish(ctx, profile.Event{EventID: "e1", PatientID: "p1", UpdatedAt: time.Now()})
 			}

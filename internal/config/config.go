@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,14 +39,35 @@ type KafkaSecurity struct {
 	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
 }
 
+// Telemetry says where traces go. The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_*
+// variables itself (headers, protocol details); these only decide whether there is one.
+type Telemetry struct {
+	OTLPEndpoint       string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/HTTP endpoint to export traces to; empty exports none"`
+	OTLPTracesEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" desc:"OTLP/HTTP endpoint for traces only"`
+}
+
+// ExportTraces reports whether an OTLP endpoint is configured. Without one, traces still
+// propagate (and log lines carry trace ids) but are not exported.
+func (t Telemetry) ExportTraces() bool { return t.OTLPEndpoint != "" || t.OTLPTracesEndpoint != "" }
+
 // Producer configures cmd/producer.
 type Producer struct {
 	Port int `envconfig:"SERVER_PORT" default:"3000" desc:"HTTP port: the API, health, readiness and metrics"`
 	Kafka
 	// PublishTimeout bounds how long a request waits for the broker's ack before it gets a 503.
-	PublishTimeout  time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for the broker's ack before its 503"`
+	PublishTimeout time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for the broker's ack before its 503"`
+	// EventSource is the CloudEvents source of the events this producer publishes (ce_source).
+	EventSource string `envconfig:"EVENT_SOURCE" default:"/patient-profile/producer" desc:"the CloudEvents source (ce_source) of the events published"`
+	// MaxInFlightPublishes bounds the requests waiting for the broker at once; past it a request
+	// is answered 503 at once instead of queueing.
+	MaxInFlightPublishes int `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024" desc:"bound on requests waiting for the broker at once; past it, an immediate 503"`
+	// APITokens are the bearer tokens the write routes accept: API_TOKENS (comma-separated) and
+	// the lines of API_TOKENS_FILE together. None means the write routes are open.
+	APITokens       []string      `envconfig:"API_TOKENS" desc:"comma-separated bearer tokens the write routes accept; empty leaves them open"`
+	APITokensFile   string        `envconfig:"API_TOKENS_FILE" desc:"file of bearer tokens, one per line, added to API_TOKENS"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	Telemetry
 }
 
 // Consumer configures cmd/consumer.
@@ -73,6 +95,7 @@ type Consumer struct {
 	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m" desc:"how far ahead of this consumer's clock an event's UpdatedAt may be before it is dead-lettered"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	Telemetry
 }
 
 // Store locates the DynamoDB table.
@@ -93,10 +116,17 @@ func LoadProducer() (Producer, error) {
 		return c, err
 	}
 	c.Brokers = cleanList(c.Brokers)
+	tokens, err := loadTokens(c.APITokens, c.APITokensFile)
+	if err != nil {
+		return c, err
+	}
+	c.APITokens = tokens
 	return c, firstError(
 		checkPort("SERVER_PORT", c.Port),
 		c.Kafka.check(),
 		positive("PUBLISH_TIMEOUT", c.PublishTimeout),
+		positiveInt("MAX_IN_FLIGHT_PUBLISHES", c.MaxInFlightPublishes),
+		nonEmpty("EVENT_SOURCE", c.EventSource),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		// A request in flight at SIGTERM must get its answer before the process exits.
 		less("PUBLISH_TIMEOUT", c.PublishTimeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
@@ -266,6 +296,43 @@ func (k Kafka) check() error {
 func differ(key, v, otherKey, other string) error {
 	if v == other {
 		return fmt.Errorf("config: %s=%q must differ from %s", key, v, otherKey)
+	}
+	return nil
+}
+
+// minTokenLen keeps guessable tokens out: 16 bytes is 128 bits if they are random bytes in hex,
+// and nobody generates a token that short by accident.
+const minTokenLen = 16
+
+// loadTokens joins the tokens listed in API_TOKENS with those in API_TOKENS_FILE (one per line;
+// blank lines and lines starting with # are skipped), so that a secret can be mounted as a file.
+// A token with spaces or shorter than minTokenLen is refused; the message never shows a token.
+func loadTokens(list []string, file string) ([]string, error) {
+	tokens := cleanList(list)
+	source := "API_TOKENS"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config: API_TOKENS_FILE: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				tokens = append(tokens, line)
+			}
+		}
+		source = "API_TOKENS or API_TOKENS_FILE"
+	}
+	for i, t := range tokens {
+		if len(t) < minTokenLen || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return nil, fmt.Errorf("config: %s: token %d must be at least %d characters with no spaces or control characters", source, i+1, minTokenLen)
+		}
+	}
+	return tokens, nil
+}
+
+func positiveInt(key string, n int) error {
+	if n <= 0 {
+		return fmt.Errorf("config: %s=%d must be positive", key, n)
 	}
 	return nil
 }

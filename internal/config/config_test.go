@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +53,28 @@ func TestLoadProducer(t *testing.T) {
 				assert.Equal(t, 250*time.Millisecond, c.PublishTimeout)
 			},
 		},
+		{
+			name: "tokens from the list and the file",
+			env: map[string]string{"API_TOKENS": "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb,",
+				"API_TOKENS_FILE": writeFile(t, "# ops\ncccccccccccccccc\n\n  dddddddddddddddd  \n")},
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, []string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc", "dddddddddddddddd"}, c.APITokens)
+			},
+		},
+		{name: "no tokens by default", want: func(t *testing.T, c config.Producer) {
+			assert.Empty(t, c.APITokens)
+			assert.Equal(t, 1024, c.MaxInFlightPublishes)
+			assert.Equal(t, "/patient-profile/producer", c.EventSource)
+			assert.False(t, c.ExportTraces())
+		}},
+		{name: "traces exported when an OTLP endpoint is set", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+			want: func(t *testing.T, c config.Producer) { assert.True(t, c.ExportTraces()) }},
+		{name: "or only the traces endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"},
+			want: func(t *testing.T, c config.Producer) { assert.True(t, c.ExportTraces()) }},
+		{name: "empty event source", env: map[string]string{"EVENT_SOURCE": " "}, wantErr: "EVENT_SOURCE"},
+		{name: "token too short", env: map[string]string{"API_TOKENS": "short"}, wantErr: "API_TOKENS: token 1 must be at least 16"},
+		{name: "token file missing", env: map[string]string{"API_TOKENS_FILE": "/nonexistent/tokens"}, wantErr: "API_TOKENS_FILE"},
+		{name: "in-flight bound not positive", env: map[string]string{"MAX_IN_FLIGHT_PUBLISHES": "0"}, wantErr: "MAX_IN_FLIGHT_PUBLISHES=0"},
 		{name: "port not a number", env: map[string]string{"SERVER_PORT": "abc"}, wantErr: `SERVER_PORT="abc"`},
 		{name: "port out of range", env: map[string]string{"SERVER_PORT": "70000"}, wantErr: "SERVER_PORT=70000"},
 		{name: "no brokers", env: map[string]string{"KAFKA_BROKERS": " , "}, wantErr: "KAFKA_BROKERS"},
@@ -192,9 +216,11 @@ func TestUsage(t *testing.T) {
 		spec any
 		want []string
 	}{
-		{"producer", &config.Producer{}, append(kafka, "PUBLISH_TIMEOUT", "SHUTDOWN_TIMEOUT", "LOG_LEVEL")},
+		{"producer", &config.Producer{}, append(kafka, "PUBLISH_TIMEOUT", "EVENT_SOURCE", "MAX_IN_FLIGHT_PUBLISHES", "API_TOKENS", "API_TOKENS_FILE",
+			"SHUTDOWN_TIMEOUT", "LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
 		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL",
-			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL")},
+			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
+			"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
 		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN"}},
 	}
 	for _, tt := range tests {
@@ -216,4 +242,11 @@ func TestUsage(t *testing.T) {
 	require.NoError(t, config.Usage(&b, &config.Producer{}))
 	assert.Regexp(t, `(?m)^  PUBLISH_TIMEOUT +5s +how long`, b.String())
 	assert.Regexp(t, `(?m)^  KAFKA_TLS_CA_FILE +\(empty\) +PEM`, b.String())
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tokens")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
 }

@@ -81,6 +81,7 @@ type Consumer struct {
 	applied, stale, deadLettered, retries, commits atomic.Int64
 	// deadLetters counts dead letters by reason. The map is built by New and only read after.
 	deadLetters map[string]*atomic.Int64
+	lag         lag
 }
 
 // New returns a Consumer.
@@ -89,7 +90,7 @@ func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLette
 		cfg.Permanent = never
 	}
 	c := &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
-		offsets: newOffsets(), health: health{failing: map[int]error{}}, deadLetters: map[string]*atomic.Int64{}}
+		offsets: newOffsets(), health: health{failing: map[int]error{}}, deadLetters: map[string]*atomic.Int64{}, lag: lag{byPartition: map[int]int64{}}}
 	for _, r := range Reasons {
 		c.deadLetters[r] = new(atomic.Int64)
 	}
@@ -209,6 +210,7 @@ func (c *Consumer) work(ctx context.Context, q <-chan kafka.Message) {
 				return
 			}
 			c.offsets.done(m)
+			c.lag.record(m)
 		}
 	}
 }
@@ -346,6 +348,34 @@ func (o *offsets) restore(msgs []kafka.Message) {
 			o.pending[m.Partition] = m
 		}
 	}
+}
+
+// Lag returns, per partition this consumer has handled, how many messages were behind the last
+// one it brought to a final outcome, when that one was fetched. A partition that has moved to
+// another member keeps the last value seen here.
+func (c *Consumer) Lag() map[int]int64 { return c.lag.snapshot() }
+
+type lag struct {
+	mu          sync.Mutex
+	byPartition map[int]int64
+}
+
+// record notes the lag behind m: a fetched message carries its partition's high watermark (the
+// offset the next message will get), so the messages after m number HighWaterMark - Offset - 1.
+func (l *lag) record(m kafka.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byPartition[m.Partition] = max(m.HighWaterMark-m.Offset-1, 0)
+}
+
+func (l *lag) snapshot() map[int]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[int]int64, len(l.byPartition))
+	for p, n := range l.byPartition {
+		out[p] = n
+	}
+	return out
 }
 
 // errShutdown marks a message left without a final outcome because the consumer is stopping.

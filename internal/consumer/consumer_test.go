@@ -491,3 +491,23 @@ func TestConsumerPing(t *testing.T) {
 		})
 	}
 }
+
+// Lag per partition is what was behind the last message brought to a final outcome: the high
+// watermark a fetched message carries, less its offset, less one.
+func TestConsumerLag(t *testing.T) {
+	withHWM := func(m kafka.Message, hwm int64) kafka.Message { m.HighWaterMark = hwm; return m }
+	r := &fakeReader{msgs: []kafka.Message{
+		withHWM(eventMsg(t, 0, 10, event("1", 1)), 20),
+		withHWM(eventMsg(t, 0, 11, event("1", 2)), 25), // more arrived meanwhile
+		withHWM(eventMsg(t, 1, 4, event("2", 1)), 5),   // caught up
+		withHWM(msg(t, 2, 7, `poison`), 9),             // dead-lettered is final too
+	}}
+	w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+	w.EXPECT().Put(mock.Anything, mock.Anything).Return(true, nil)
+	d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(nil)
+	c := New(quietLogger(), r, w, d, testConfig)
+
+	want := map[int]int64{0: 13, 1: 0, 2: 1}
+	require.NoError(t, runUntil(t, c, func() bool { return assert.ObjectsAreEqual(want, c.Lag()) }))
+	assert.Equal(t, want, c.Lag())
+}

@@ -9,6 +9,11 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 // handle brings one message to a final outcome: applied, stale (or duplicate), or
@@ -16,10 +21,24 @@ import (
 // behind this one and a patient's order is kept. It returns an error only if ctx is cancelled
 // first, in which case the message has no final outcome and must not be committed.
 func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
+	// The message may carry its producer's trace context (traceparent); if it does, this
+	// handling continues that trace, and the store write below it. Log lines made with ctx
+	// carry the trace id.
+	ctx, span := tracing.Tracer().Start(tracing.Extract(ctx, m.Headers), m.Topic+" process",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", m.Topic),
+			attribute.Int("messaging.destination.partition.id", m.Partition),
+			attribute.Int64("messaging.kafka.offset", m.Offset),
+		))
+	defer span.End()
 	e, err := decodeMessage(m, time.Now(), c.cfg.MaxClockSkew)
 	if err != nil {
+		span.SetAttributes(attribute.String("outcome", "dead_lettered"))
 		return c.deadLetter(ctx, m, err)
 	}
+	span.SetAttributes(attribute.String("messaging.message.id", e.EventID))
 	var applied bool
 	err = c.retry(ctx, m, "put", c.cfg.Permanent, func(ctx context.Context) error {
 		var err error
@@ -28,15 +47,18 @@ func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
 	})
 	switch {
 	case errors.Is(err, errShutdown):
+		span.SetStatus(codes.Error, "abandoned at shutdown")
 		return err
 	case err != nil:
 		return c.deadLetter(ctx, m, err)
 	case applied:
 		c.applied.Add(1)
+		span.SetAttributes(attribute.String("outcome", "applied"))
 	default:
 		c.stale.Add(1)
+		span.SetAttributes(attribute.String("outcome", "stale"))
 	}
-	c.logger.Debug("handled", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
+	c.logger.DebugContext(ctx, "handled", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
 		slog.String("patient_id", e.PatientID), slog.String("event_id", e.EventID), slog.Bool("applied", applied))
 	return nil
 }
@@ -50,7 +72,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 	c.deadLettered.Add(1)
 	why := deadLetterReason(reason)
 	c.deadLetters[why].Add(1)
-	c.logger.Warn("dead-lettered", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
+	c.logger.WarnContext(ctx, "dead-lettered", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
 		slog.String("reason", why), slog.String("error", reason.Error()))
 	return nil
 }

@@ -49,7 +49,7 @@ func TestPostTravelsToTheTable(t *testing.T) {
 	assert.Equal(t, created.UpdatedAt, got.UpdatedAt.Format(time.RFC3339Nano))
 	assert.Equal(t, "John", got.FirstName)
 	assert.Equal(t, "Doe", got.LastName)
-	assert.Equal(t, "Female", got.Sex)
+	assert.Equal(t, "female", got.Sex, "the producer stores the lower-case FHIR code")
 	assert.False(t, got.IsPregnant)
 
 	// The row can be read a moment before the consumer counts it.

@@ -2,6 +2,8 @@
 package logging
 
 import (
+	"github.com/ankitamadan/patient-profile/internal/tracing"
+
 	"io"
 	"log/slog"
 )
@@ -10,7 +12,7 @@ import (
 // ("5.117357ms", "10s"), the form the configuration takes, instead of slog's integer
 // nanoseconds.
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}))
+	return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationString})))
 }
 
 func durationString(_ []string, a slog.Attr) slog.Attr {

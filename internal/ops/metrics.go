@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ankitamadan/patient-profile/internal/consumer"
+	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
 // NewRegistry returns a registry with the Go runtime and process metrics, for /metrics.
@@ -41,7 +43,7 @@ func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.H
 			start := time.Now()
 			next.ServeHTTP(ww, r)
 			took := time.Since(start)
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", RequestID(r.Context())),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("duration", took))
 			route := chi.RouteContext(r.Context()).RoutePattern()
@@ -54,10 +56,17 @@ func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.H
 	}
 }
 
-// RegisterConsumer exposes the consumer's counts: its outcomes (stats) and its dead letters by
-// reason (deadLetters, keyed by consumer.Reasons). They are read at scrape time, so the loop
-// itself knows nothing of Prometheus.
-func RegisterConsumer(reg prometheus.Registerer, stats func() consumer.Stats, deadLetters func() map[string]int64) {
+// RegisterConsumer exposes the consumer's counts: outcomes, dead letters by reason, retries,
+// commits and lag per partition. They are read from current() at scrape time, so the loop itself
+// knows nothing of Prometheus; current returns nil until the consumer runs, and the counts read
+// zero until then.
+func RegisterConsumer(reg prometheus.Registerer, current func() *consumer.Consumer) {
+	stats := func() consumer.Stats {
+		if c := current(); c != nil {
+			return c.Stats()
+		}
+		return consumer.Stats{}
+	}
 	for outcome, count := range map[string]func(consumer.Stats) int64{
 		"applied":       func(s consumer.Stats) int64 { return s.Applied },
 		"stale":         func(s consumer.Stats) int64 { return s.Stale },
@@ -74,7 +83,12 @@ func RegisterConsumer(reg prometheus.Registerer, stats func() consumer.Stats, de
 			Name:        "patient_profile_consumer_dead_letters_total",
 			Help:        "Messages dead-lettered, by reason: contract (not the event contract), key_mismatch (key is not the PatientId), future (UpdatedAt beyond MAX_CLOCK_SKEW), store_rejected.",
 			ConstLabels: prometheus.Labels{"reason": reason},
-		}, func() float64 { return float64(deadLetters()[reason]) }))
+		}, func() float64 {
+			if c := current(); c != nil {
+				return float64(c.DeadLetters()[reason])
+			}
+			return 0
+		}))
 	}
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -85,5 +99,62 @@ func RegisterConsumer(reg prometheus.Registerer, stats func() consumer.Stats, de
 			Name: "patient_profile_consumer_commits_total",
 			Help: "Successful offset commits.",
 		}, func() float64 { return float64(stats().Commits) }),
+		lagCollector{current: current, desc: prometheus.NewDesc(
+			"patient_profile_consumer_lag",
+			"Messages behind the last one brought to a final outcome, per partition, from the high watermark fetched with it. A partition moved to another member keeps its last value here.",
+			[]string{"partition"}, nil)},
 	)
+}
+
+type lagCollector struct {
+	current func() *consumer.Consumer
+	desc    *prometheus.Desc
+}
+
+func (l lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- l.desc }
+
+func (l lagCollector) Collect(ch chan<- prometheus.Metric) {
+	c := l.current()
+	if c == nil {
+		return
+	}
+	for p, n := range c.Lag() {
+		ch <- prometheus.MustNewConstMetric(l.desc, prometheus.GaugeValue, float64(n), strconv.Itoa(p))
+	}
+}
+
+// profileWriter is the store as the consumer loop uses it.
+type profileWriter interface {
+	Put(ctx context.Context, e profile.Event) (bool, error)
+}
+
+// MeasureStore wraps the store so that each write is timed, by outcome: applied, stale (the
+// condition failed: a duplicate or an older event) or error. Retries are separate observations.
+func MeasureStore(w profileWriter, reg prometheus.Registerer) profileWriter {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "patient_profile_consumer_store_duration_seconds",
+		Help:    "Time of one conditional PutItem, by outcome (applied, stale, error).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"outcome"})
+	reg.MustRegister(h)
+	return timedWriter{next: w, duration: h}
+}
+
+type timedWriter struct {
+	next     profileWriter
+	duration *prometheus.HistogramVec
+}
+
+func (t timedWriter) Put(ctx context.Context, e profile.Event) (bool, error) {
+	start := time.Now()
+	applied, err := t.next.Put(ctx, e)
+	outcome := "stale"
+	switch {
+	case err != nil:
+		outcome = "error"
+	case applied:
+		outcome = "applied"
+	}
+	t.duration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	return applied, err
 }

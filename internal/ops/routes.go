@@ -1,6 +1,7 @@
 // Package ops is the operational HTTP surface both binaries serve: liveness (/healthz),
-// readiness (/readyz), Prometheus metrics (/metrics), one log line and one measurement per
-// request, and the registry each binary's metrics go to. A binary's own routes are mounted
+// readiness (/readyz), Prometheus metrics (/metrics), and for every request an id, a trace span,
+// one log line and one measurement, and a problem answer if a handler panics; and the registry
+// each binary's metrics go to. A binary's own routes are mounted
 // under it, so they get the same logging, metrics and panic recovery.
 package ops
 
@@ -10,7 +11,6 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -24,10 +24,12 @@ type checker interface {
 // mounted at the root. It is ready when every check answers.
 func NewHandler(logger *slog.Logger, reg *prometheus.Registry, app http.Handler, checks ...checker) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, observeRequests(logger, reg))
-	r.Method(http.MethodGet, "/healthz", handleHealthz())
-	r.Method(http.MethodGet, "/readyz", handleReadyz(checks...))
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// Outermost first: every answer has a request id, a span and a log line, a panic included.
+	r.Use(withRequestID, traceRequests, observeRequests(logger, reg), recoverPanics(logger))
+	// Every method, so that a wrong one is answered here (405) rather than by the app at the root.
+	r.Handle("/healthz", onlyGet(handleHealthz()))
+	r.Handle("/readyz", onlyGet(handleReadyz(checks...)))
+	r.Handle("/metrics", onlyGet(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	if app != nil {
 		r.Mount("/", app)
 	}

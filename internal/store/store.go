@@ -17,8 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 // ErrRejected marks a write the store refuses for what it is (a validation error, an item too
@@ -107,9 +111,24 @@ func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, 
 // A deletion is written the same way, as a tombstone: the same condition, so a deletion older
 // than the stored profile is dropped, and an update older than the tombstone can never bring the
 // profile back, while a newer one (the patient registers again) replaces it.
-func (t *Table) Put(ctx context.Context, e profile.Event) (bool, error) {
+func (t *Table) Put(ctx context.Context, e profile.Event) (applied bool, err error) {
+	ctx, span := tracing.Tracer().Start(ctx, "DynamoDB.PutItem", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("db.system.name", "aws.dynamodb"),
+		attribute.String("rpc.service", "DynamoDB"),
+		attribute.String("rpc.method", "PutItem"),
+		attribute.StringSlice("aws.dynamodb.table_names", []string{t.table}),
+	))
+	defer func() {
+		// A failed condition is an outcome (stale or duplicate), not an error of the call.
+		span.SetAttributes(attribute.Bool("applied", applied))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "put failed")
+		}
+		span.End()
+	}()
 	key := e.OrderKey()
-	_, err := t.client.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err = t.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(t.table),
 		Item:                      t.item(e),
 		ConditionExpression:       aws.String(putCondition),

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestOpenAPIConformance sends real requests to the handler and checks, with libopenapi-validator,
+// that every answer is one the spec describes, and that the spec and the handler agree on which
+// requests are valid: a request the handler publishes must be valid under the spec, and one the
+// spec refuses must be refused by the handler.
+func TestOpenAPIConformance(t *testing.T) {
+	doc, err := libopenapi.NewDocument(openAPI)
+	require.NoError(t, err)
+	v, errs := validator.NewValidator(doc)
+	require.Empty(t, errs)
+	ok, verrs := v.ValidateDocument()
+	require.True(t, ok, "the spec itself is invalid: %v", verrs)
+
+	const token = "0123456789abcdef-token"
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		auth        string
+		body        string
+		pub         *fakePublisher
+		wantStatus  int
+		// specRejects: the request is outside the spec (the handler must refuse it too).
+		specRejects bool
+	}{
+		{name: "the README example", body: `{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`, wantStatus: 201},
+		{name: "booleans and nulls", body: `{"PatientId":"a.B-9","IsPregnant":true,"Sex":null,"FirstName":null}`, wantStatus: 201},
+		{name: "just the id", body: `{"PatientId":"42"}`, wantStatus: 201},
+		{name: "names at the bound", body: `{"PatientId":"1","FirstName":"` + strings.Repeat("é", maxNameRunes) + `"}`, wantStatus: 201},
+		{name: "broker down", body: `{"PatientId":"1"}`, pub: &fakePublisher{err: io.ErrUnexpectedEOF}, wantStatus: 503},
+		{name: "Sex Banana", body: `{"PatientId":"1","Sex":"Banana"}`, wantStatus: 400, specRejects: true},
+		{name: "unknown field", body: `{"PatientId":"1","Diagnosis":"x"}`, wantStatus: 400, specRejects: true},
+		{name: "server-stamped field", body: `{"PatientId":"1","EventId":"x"}`, wantStatus: 400, specRejects: true},
+		{name: "PatientId a path", body: `{"PatientId":"../../etc"}`, wantStatus: 400, specRejects: true},
+		{name: "PatientId missing", body: `{"FirstName":"John"}`, wantStatus: 400, specRejects: true},
+		{name: "name too long", body: `{"PatientId":"1","LastName":"` + strings.Repeat("x", maxNameRunes+1) + `"}`, wantStatus: 400, specRejects: true},
+		{name: "control character", body: `{"PatientId":"1","LastName":"a\u0000b"}`, wantStatus: 400, specRejects: true},
+		{name: "IsPregnant maybe", body: `{"PatientId":"1","IsPregnant":"maybe"}`, wantStatus: 400, specRejects: true},
+		{name: "not an object", body: `[1]`, wantStatus: 400, specRejects: true},
+		{name: "text/plain", contentType: "text/plain", body: `{"PatientId":"1"}`, wantStatus: 415, specRejects: true},
+		{name: "too large", body: `{"PatientId":"1","FirstName":"` + strings.Repeat("x", maxBodyBytes) + `"}`, wantStatus: 413, specRejects: true},
+		{name: "no token", auth: "-", body: `{"PatientId":"1"}`, wantStatus: 401},
+		{name: "with the token", auth: token, body: `{"PatientId":"1"}`, wantStatus: 201},
+		{name: "healthz", method: http.MethodGet, path: "/healthz", wantStatus: 200},
+		{name: "readyz", method: http.MethodGet, path: "/readyz", wantStatus: 200},
+		{name: "metrics", method: http.MethodGet, path: "/metrics", wantStatus: 200},
+		{name: "the spec", method: http.MethodGet, path: "/openapi.yaml", wantStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method, path, contentType, pub := tt.method, tt.path, tt.contentType, tt.pub
+			if method == "" {
+				method, path = http.MethodPost, "/patientprofile"
+			}
+			if contentType == "" && method == http.MethodPost {
+				contentType = "application/json"
+			}
+			if pub == nil {
+				pub = &fakePublisher{}
+			}
+			cfg := Config{PublishTimeout: time.Second, MaxInFlightPublishes: 4}
+			if tt.auth != "" {
+				cfg.Tokens = []string{token}
+			}
+			h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, cfg)
+
+			newRequest := func() *http.Request {
+				req := httptest.NewRequest(method, path, strings.NewReader(tt.body))
+				if contentType != "" {
+					req.Header.Set("Content-Type", contentType)
+				}
+				if tt.auth != "" && tt.auth != "-" {
+					req.Header.Set("Authorization", "Bearer "+tt.auth)
+				}
+				return req
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, newRequest())
+			resp := rec.Result()
+			require.Equal(t, tt.wantStatus, resp.StatusCode, rec.Body.String())
+
+			reqOK, reqErrs := v.ValidateHttpRequestSync(newRequest())
+			assert.Equal(t, !tt.specRejects, reqOK, "the spec on the request: %v", reqErrs)
+
+			resp.Body = io.NopCloser(bytes.NewReader(rec.Body.Bytes()))
+			respOK, respErrs := v.ValidateHttpResponse(newRequest(), resp)
+			assert.True(t, respOK, "the answer is not in the spec: %v\n%s", respErrs, rec.Body.String())
+		})
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "application/yaml", rec.Header().Get("Content-Type"))
+	assert.True(t, strings.HasPrefix(rec.Body.String(), "openapi: 3.1.0\n"))
+}

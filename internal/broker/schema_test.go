@@ -1,0 +1,143 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
+)
+
+const eventSchema = "../../schema/patient.profile.updated.json"
+
+func compileEventSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	s, err := c.Compile(eventSchema)
+	require.NoError(t, err)
+	return s
+}
+
+func validateValue(s *jsonschema.Schema, value []byte) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(value))
+	if err != nil {
+		return err
+	}
+	return s.Validate(inst)
+}
+
+// publishedEvents are what TestPublishedEventsMatchTheSchema and TestPublishedEventsAreCloudEvents
+// publish: the shapes the producer makes, empty fields and nanoseconds included.
+var publishedEvents = []profile.Event{
+	{EventID: "0193c1f0-0000-7000-8000-000000000001", PatientID: "1", FirstName: "John", LastName: "Doe", Sex: "female",
+		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 500_000_000, time.UTC)},
+	{EventID: "0193c1f0-0000-7000-8000-000000000002", PatientID: "a.B-9", IsPregnant: true,
+		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 123_456_789, time.UTC)},
+	{EventID: "0193c1f0-0000-7000-8000-000000000003", PatientID: "whole-second", Sex: "unknown", FirstName: "Ñoño",
+		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.FixedZone("+10", 10*3600))},
+}
+
+// publishAndReadBack publishes events through the real Publisher to a kfake broker and reads
+// the messages back, as any consumer would.
+func publishAndReadBack(t *testing.T, events []profile.Event) []kafka.Message {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
+	require.NoError(t, err)
+	defer c.Close()
+	pub := NewPublisher(Cluster{Brokers: c.ListenAddrs()}, "events", "/patient-profile/test")
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, e := range events {
+		require.NoError(t, pub.Publish(ctx, e))
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.ListenAddrs(), Topic: "events", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	msgs := make([]kafka.Message, len(events))
+	for i := range msgs {
+		msgs[i], err = r.ReadMessage(ctx)
+		require.NoError(t, err)
+	}
+	return msgs
+}
+
+// TestPublishedEventsMatchTheSchema validates what the real Publisher puts on the topic against
+// the JSON Schema that documents it.
+func TestPublishedEventsMatchTheSchema(t *testing.T) {
+	schema := compileEventSchema(t)
+	for i, m := range publishAndReadBack(t, publishedEvents) {
+		assert.NoError(t, validateValue(schema, m.Value), "%s", m.Value)
+		got, err := profile.Decode(m.Value)
+		require.NoError(t, err)
+		assert.Equal(t, 0, profile.Compare(publishedEvents[i], got))
+		assert.Equal(t, publishedEvents[i].PatientID, string(m.Key))
+	}
+}
+
+// Every event carries the CloudEvents 1.0 attributes as Kafka binary-mode headers.
+func TestPublishedEventsAreCloudEvents(t *testing.T) {
+	for i, m := range publishAndReadBack(t, publishedEvents) {
+		e := publishedEvents[i]
+		headers := map[string]string{}
+		for _, h := range m.Headers {
+			_, dup := headers[h.Key]
+			assert.False(t, dup, "header %s twice", h.Key)
+			headers[h.Key] = string(h.Value)
+		}
+		assert.Equal(t, map[string]string{
+			"ce_specversion": "1.0",
+			"ce_id":          e.EventID,
+			"ce_source":      "/patient-profile/test",
+			"ce_type":        "patient.profile.updated",
+			"ce_time":        e.UpdatedAt.UTC().Format(time.RFC3339Nano),
+			"ce_subject":     e.PatientID,
+			"content-type":   "application/json",
+		}, headers)
+		ceTime, err := time.Parse(time.RFC3339Nano, headers["ce_time"])
+		require.NoError(t, err)
+		assert.True(t, ceTime.Equal(e.UpdatedAt))
+	}
+}
+
+// The schema and the consumer's decoder agree on what is an event: a value one refuses, the
+// other refuses too.
+func TestSchemaAgreesWithDecode(t *testing.T) {
+	schema := compileEventSchema(t)
+	tests := []struct {
+		name  string
+		value string
+		valid bool
+	}{
+		{"the README event", `{"EventId":"b","PatientId":"42","FirstName":"Jane","IsPregnant":true,"Sex":"Female","UpdatedAt":"2026-01-02T05:00:01Z"}`, true},
+		{"an offset and a fraction", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00.5+10:00"}`, true},
+		{"nulls", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00Z","FirstName":null,"IsPregnant":null,"EventId":null}`, true},
+		{"an unknown field", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00Z","Extra":1}`, true},
+		{"no PatientId", `{"UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+		{"empty PatientId", `{"PatientId":"","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+		{"numeric PatientId", `{"PatientId":42,"UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+		{"no UpdatedAt", `{"PatientId":"42"}`, false},
+		{"UpdatedAt not a time", `{"PatientId":"42","UpdatedAt":"yesterday"}`, false},
+		{"UpdatedAt without an offset", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00"}`, false},
+		{"IsPregnant a string", `{"PatientId":"42","IsPregnant":"yes","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+		{"not an object", `[]`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			schemaErr := validateValue(schema, []byte(tt.value))
+			_, decodeErr := profile.Decode([]byte(tt.value))
+			assert.Equal(t, tt.valid, schemaErr == nil, "schema: %v", schemaErr)
+			assert.Equal(t, tt.valid, decodeErr == nil, "decode: %v", decodeErr)
+		})
+	}
+}
