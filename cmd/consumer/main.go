@@ -61,6 +61,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		CommitInterval: cfg.CommitInterval,
 		AttemptTimeout: cfg.Store.Timeout,
 		MaxBackoff:     cfg.RetryMaxBackoff,
+		MaxInFlight:    cfg.MaxInFlight,
+		MaxBuffered:    cfg.MaxBuffered,
+		Permanent:      store.IsRejected,
 		// Three quarters of the bound for the work in flight and the last commit, the rest for
 		// leaving the group and closing connections.
 		ShutdownTimeout: cfg.ShutdownTimeout * 3 / 4,

@@ -14,11 +14,12 @@ func newRegistry(c *consumer.Consumer) *prometheus.Registry {
 	for outcome, count := range map[string]func(consumer.Stats) int64{
 		"applied":       func(s consumer.Stats) int64 { return s.Applied },
 		"stale":         func(s consumer.Stats) int64 { return s.Stale },
+		"superseded":    func(s consumer.Stats) int64 { return s.Superseded },
 		"dead_lettered": func(s consumer.Stats) int64 { return s.DeadLettered },
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "patient_profile_consumer_events_total",
-			Help:        "Events brought to a final outcome: applied to the table, stale or duplicate (a no-op), or dead-lettered.",
+			Help:        "Events brought to a final outcome: applied to the table, stale or duplicate (a no-op), superseded by a newer event of the same patient waiting with it (never written), or dead-lettered.",
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 		}, func() float64 { return float64(count(c.Stats())) }))
 	}

@@ -52,6 +52,11 @@ type Consumer struct {
 	// CommitInterval is how often processed offsets are committed. Offsets are committed only
 	// for final outcomes, so a longer interval means more redelivery after a crash, never loss.
 	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s"`
+	// MaxInFlight bounds how many patients are handled at once, so the store calls in flight.
+	// The store client keeps as many idle connections.
+	MaxInFlight int `envconfig:"MAX_IN_FLIGHT" default:"64"`
+	// MaxBuffered bounds the messages fetched but not yet final, and so the consumer's memory.
+	MaxBuffered int `envconfig:"MAX_BUFFERED" default:"4096"`
 	Store
 	// RetryMaxBackoff caps the wait between retries of a transient failure.
 	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s"`
@@ -102,6 +107,8 @@ func LoadConsumer() (Consumer, error) {
 		nonEmpty("DDB_NAME", c.Store.Table),
 		positive("KAFKA_SESSION_TIMEOUT", c.SessionTimeout),
 		positive("COMMIT_INTERVAL", c.CommitInterval),
+		between("MAX_IN_FLIGHT", c.MaxInFlight, 1, 4096),
+		between("MAX_BUFFERED", c.MaxBuffered, c.MaxInFlight, 1<<20),
 		positive("DDB_TIMEOUT", c.Store.Timeout),
 		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
@@ -177,6 +184,13 @@ func checkPort(p int) error {
 func nonEmpty(key, v string) error {
 	if strings.TrimSpace(v) == "" {
 		return fmt.Errorf("config: %s must not be empty", key)
+	}
+	return nil
+}
+
+func between(key string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("config: %s=%d must be between %d and %d", key, v, lo, hi)
 	}
 	return nil
 }

@@ -1,12 +1,16 @@
 // Package consumer applies patient.profile.updated events to the profile store.
 //
-// One goroutine fetches; each partition has a worker that handles its messages one at a time,
-// in offset order, so a patient's events (one key, one partition) are never applied out of the
-// order they were fetched in; and a committer commits, per partition, the last message whose
-// outcome is final: applied, judged stale or duplicate, or dead-lettered. Because a partition's
-// messages are handled in order and a commit covers everything below it, a commit never passes a
-// message that was not applied. A crash loses only uncommitted progress, which is redelivered,
-// and redelivery is harmless because the store's conditional write makes duplicates no-ops.
+// One goroutine fetches and decodes. Events are then handled per patient, not per partition:
+// the events of different patients run concurrently (up to MaxInFlight patients at once), and
+// the events of one patient run one batch after another, in the order they were fetched. When
+// several events of one patient are waiting, they are coalesced: only the newest by the ordering
+// rule is written, and the others are superseded by it.
+//
+// A partition commits its contiguous watermark: the last message below which every message's
+// outcome is final (applied, stale or duplicate, superseded, or dead-lettered). So a commit never
+// passes a message that was not brought to a final outcome, whatever order the patients finish
+// in. A crash loses only uncommitted progress, which is redelivered, and redelivery is harmless
+// because the store's conditional write makes duplicates no-ops.
 package consumer
 
 import (
@@ -31,7 +35,7 @@ type fetcher interface {
 }
 
 // profileWriter applies an event under the ordering rule. It reports false, nil when the stored
-// profile is already as new or newer. An error wrapping store.ErrRejected is permanent; any
+// profile is already as new or newer. An error that Config.Permanent accepts is permanent; any
 // other error is transient.
 type profileWriter interface {
 	Put(ctx context.Context, e profile.Event) (bool, error)
@@ -41,6 +45,12 @@ type profileWriter interface {
 type deadLetterer interface {
 	Send(ctx context.Context, m kafka.Message, reason error) error
 }
+
+// Defaults for the zero values of Config's bounds.
+const (
+	DefaultMaxInFlight = 64
+	DefaultMaxBuffered = 4096
+)
 
 // Config tunes the loop.
 type Config struct {
@@ -53,14 +63,24 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight work and the last commit once Run's context
 	// is cancelled.
 	ShutdownTimeout time.Duration
+	// MaxInFlight bounds how many patients are handled at once, and so the store calls in
+	// flight. Zero means DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxBuffered bounds the messages fetched but not yet final (and so held in memory). When it
+	// is reached, fetching waits. Zero means DefaultMaxBuffered.
+	MaxBuffered int
+	// Permanent tells a store error that can never succeed (the store rejects the event for what
+	// it is) from a transient one. Such an event is dead-lettered. Nil means every error is
+	// transient.
+	Permanent func(error) bool
 }
 
 // Stats counts outcomes since the consumer started.
 type Stats struct {
-	Applied, Stale, DeadLettered, Retries, Commits int64
+	Applied, Stale, Superseded, DeadLettered, Retries, Commits int64
 }
 
-// Consumer is the loop. Build it with New and start it with Run.
+// Consumer is the loop. Build it with New and start it with Run, once.
 type Consumer struct {
 	logger *slog.Logger
 	reader fetcher
@@ -68,33 +88,61 @@ type Consumer struct {
 	dlq    deadLetterer
 	cfg    Config
 
-	offsets                                        offsets
-	applied, stale, deadLettered, retries, commits atomic.Int64
+	marks watermark
+
+	// keys holds, for each patient being handled, the events waiting behind the batch in hand.
+	mu   sync.Mutex
+	keys map[string]*keyQueue
+	// slots bounds the patients in hand; buffered bounds the messages not yet final.
+	slots, buffered chan struct{}
+
+	applied, stale, superseded, deadLettered, retries, commits atomic.Int64
+}
+
+// keyQueue is one patient's events that arrived while an earlier batch of theirs was in hand.
+type keyQueue struct {
+	waiting []*item
+}
+
+// item is a fetched message on its way to a final outcome.
+type item struct {
+	m   kafka.Message
+	e   profile.Event
+	err error // why the message can't be decoded: it is poison
+	// mark is the message's place in its partition's watermark; nil for a redelivered message
+	// (kafka-go #1398), whose offset another message already holds.
+	mark *mark
 }
 
 // New returns a Consumer.
 func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLetterer, cfg Config) *Consumer {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = DefaultMaxBuffered
+	}
+	if cfg.Permanent == nil {
+		cfg.Permanent = never
+	}
 	return &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
-		offsets: newOffsets()}
+		marks: newWatermark(), keys: map[string]*keyQueue{},
+		slots: make(chan struct{}, cfg.MaxInFlight), buffered: make(chan struct{}, cfg.MaxBuffered)}
 }
 
 // Stats returns the outcome counts so far.
 func (c *Consumer) Stats() Stats {
 	return Stats{
-		Applied: c.applied.Load(), Stale: c.stale.Load(), DeadLettered: c.deadLettered.Load(),
-		Retries: c.retries.Load(), Commits: c.commits.Load(),
+		Applied: c.applied.Load(), Stale: c.stale.Load(), Superseded: c.superseded.Load(),
+		DeadLettered: c.deadLettered.Load(), Retries: c.retries.Load(), Commits: c.commits.Load(),
 	}
 }
 
-// queueSize bounds how far fetching runs ahead of a partition's worker. Messages still queued at
-// shutdown are dropped uncommitted and redelivered later.
-const queueSize = 256
-
-// Run consumes until ctx is cancelled, then stops fetching, lets each worker finish the message
-// it is on (or abandon it, uncommitted, if it is waiting out a retry), commits what is final and
-// returns, all within ShutdownTimeout. Fetch errors are retried: it returns nil after a
-// cancellation, or an error if the reader was closed under it. Closing the reader, which leaves
-// the group, is the caller's job.
+// Run consumes until ctx is cancelled, then stops fetching, lets each patient's batch in hand
+// finish its store call (or abandons it, uncommitted, if it is waiting out a retry), drops what
+// is still waiting, commits what is final and returns, all within ShutdownTimeout. Fetch errors
+// are retried: it returns nil after a cancellation, or an error if the reader was closed under
+// it. Closing the reader, which leaves the group, is the caller's job.
 func (c *Consumer) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -106,45 +154,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.commitLoop(ctx)
 	}()
 
-	queues := map[int]chan kafka.Message{}
-	var runErr error
-	for failures := 0; ; {
-		m, err := c.reader.FetchMessage(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
-			runErr = fmt.Errorf("fetch: reader closed: %w", err)
-			break
-		}
-		if err != nil {
-			// kafka-go reports errors it is still recovering from (a broker down, a failed
-			// join) and keeps retrying behind them, so this is not the end: wait, fetch again.
-			wait := backoff(failures, c.cfg.MaxBackoff)
-			failures++
-			c.logAttempt(ctx, failures, "fetch failed; retrying", slog.Duration("wait", wait), slog.String("error", err.Error()))
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-			continue
-		}
-		failures = 0
-		q, ok := queues[m.Partition]
-		if !ok {
-			q = make(chan kafka.Message, queueSize)
-			queues[m.Partition] = q
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				c.work(ctx, q)
-			}()
-		}
-		select {
-		case q <- m:
-		case <-ctx.Done():
-		}
-	}
+	runErr := c.fetchLoop(ctx, &workers)
 	cancel()
 
 	// Shutdown: the deadline covers the workers and the last commit together.
@@ -162,28 +172,112 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.logger.Error("final commit failed; the uncommitted events will be redelivered", slog.String("error", err.Error()))
 	}
 	s := c.Stats()
-	c.logger.Info("stopped consuming", slog.Int64("applied", s.Applied), slog.Int64("stale", s.Stale),
+	c.logger.Info("stopped consuming", slog.Int64("applied", s.Applied), slog.Int64("stale", s.Stale), slog.Int64("superseded", s.Superseded),
 		slog.Int64("dead_lettered", s.DeadLettered), slog.Int64("retries", s.Retries), slog.Int64("commits", s.Commits))
 	return runErr
 }
 
-// work handles one partition's messages in order.
-func (c *Consumer) work(ctx context.Context, q <-chan kafka.Message) {
-	for {
+// fetchLoop fetches, decodes and hands each message to its patient's worker until ctx is
+// cancelled or the reader is closed.
+func (c *Consumer) fetchLoop(ctx context.Context, workers *sync.WaitGroup) error {
+	for failures := 0; ; {
+		// A slot in the buffer first, so that a message is never fetched without room for it.
 		select {
+		case c.buffered <- struct{}{}:
 		case <-ctx.Done():
-			return
-		case m := <-q:
-			if ctx.Err() != nil {
-				return
+			return nil
+		}
+		m, err := c.reader.FetchMessage(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+			return fmt.Errorf("fetch: reader closed: %w", err)
+		}
+		if err != nil {
+			<-c.buffered
+			// kafka-go reports errors it is still recovering from (a broker down, a failed
+			// join) and keeps retrying behind them, so this is not the end: wait, fetch again.
+			wait := backoff(failures, c.cfg.MaxBackoff)
+			failures++
+			c.logAttempt(ctx, failures, "fetch failed; retrying", slog.Duration("wait", wait), slog.String("error", err.Error()))
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
 			}
-			if err := c.handle(ctx, m); err != nil {
-				// Only shutdown stops a message short of a final outcome. It stays uncommitted.
-				return
-			}
-			c.offsets.done(m)
+			continue
+		}
+		failures = 0
+		it := &item{m: m, mark: c.marks.track(m)}
+		it.e, it.err = profile.Decode(m.Value)
+		if !c.dispatch(ctx, it, workers) {
+			return nil
 		}
 	}
+}
+
+// dispatch queues it behind its patient's batch in hand, or starts a worker for the patient
+// once a slot is free. It returns false if ctx was cancelled first.
+func (c *Consumer) dispatch(ctx context.Context, it *item, workers *sync.WaitGroup) bool {
+	key := it.e.PatientID
+	if it.err != nil {
+		// Poison has no patient: it waits for no one, and no one waits for it.
+		key = fmt.Sprintf("\x00poison/%d/%d", it.m.Partition, it.m.Offset)
+	}
+	c.mu.Lock()
+	if q, ok := c.keys[key]; ok {
+		q.waiting = append(q.waiting, it)
+		c.mu.Unlock()
+		return true
+	}
+	c.mu.Unlock()
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	// Only this goroutine adds keys, so the key is still absent.
+	c.mu.Lock()
+	c.keys[key] = &keyQueue{}
+	c.mu.Unlock()
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		defer func() { <-c.slots }()
+		c.work(ctx, key, []*item{it})
+	}()
+	return true
+}
+
+// work handles one patient's events, batch after batch, until none are waiting. The first
+// batch is the event that started the worker alone; each later batch is everything that arrived
+// meanwhile.
+func (c *Consumer) work(ctx context.Context, key string, batch []*item) {
+	for {
+		if err := c.handle(ctx, batch); err != nil {
+			// Only shutdown stops a batch short of a final outcome. It stays uncommitted.
+			batch = nil
+		}
+		c.mu.Lock()
+		q := c.keys[key]
+		next := q.waiting
+		q.waiting = nil
+		if len(next) == 0 || ctx.Err() != nil || batch == nil {
+			delete(c.keys, key)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		batch = next
+	}
+}
+
+// final records that it has its outcome, and frees its place in the buffer.
+func (c *Consumer) final(it *item) {
+	if it.mark != nil {
+		c.marks.done(it.mark)
+	}
+	<-c.buffered
 }
 
 func (c *Consumer) commitLoop(ctx context.Context) {
@@ -203,15 +297,15 @@ func (c *Consumer) commitLoop(ctx context.Context) {
 	}
 }
 
-// commit commits the last final message of each partition. A failed commit is put back unless a
-// later message of the same partition has become final meanwhile.
+// commit commits each partition's watermark. A failed commit is put back unless the watermark
+// has moved on meanwhile.
 func (c *Consumer) commit(ctx context.Context) error {
-	msgs := c.offsets.take()
+	msgs := c.marks.take()
 	if len(msgs) == 0 {
 		return nil
 	}
 	if err := c.reader.CommitMessages(ctx, msgs...); err != nil {
-		c.offsets.restore(msgs)
+		c.marks.restore(msgs)
 		return fmt.Errorf("commit %d partitions: %w", len(msgs), err)
 	}
 	c.commits.Add(1)
@@ -219,59 +313,6 @@ func (c *Consumer) commit(ctx context.Context) error {
 		c.logger.Debug("committed", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset+1))
 	}
 	return nil
-}
-
-// offsets holds, per partition, the message to commit next: the highest-offset message whose
-// outcome is final and which is not committed yet.
-//
-// kafka-go's Reader can hand out messages fetched before a rebalance after it (kafka-go #1398),
-// so a partition's offsets can go backwards in what FetchMessage returns. Such a message is
-// handled like any other: the conditional write makes a stale or duplicate event a no-op, so it
-// cannot overwrite newer data. It is never committed, though: high remembers the highest offset
-// recorded per partition, and committing below it would only rewind the group and cause
-// redelivery. Keeping the highest is safe because every recorded message had all of its stream
-// before it applied, and an applied event stays applied.
-type offsets struct {
-	mu      sync.Mutex
-	pending map[int]kafka.Message
-	high    map[int]int64
-}
-
-func newOffsets() offsets {
-	return offsets{pending: map[int]kafka.Message{}, high: map[int]int64{}}
-}
-
-// done records m as final.
-func (o *offsets) done(m kafka.Message) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if h, ok := o.high[m.Partition]; ok && m.Offset <= h {
-		return
-	}
-	o.high[m.Partition] = m.Offset
-	o.pending[m.Partition] = m
-}
-
-func (o *offsets) take() []kafka.Message {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	msgs := make([]kafka.Message, 0, len(o.pending))
-	for p, m := range o.pending {
-		msgs = append(msgs, m)
-		delete(o.pending, p)
-	}
-	return msgs
-}
-
-// restore puts back messages whose commit failed, unless a later one became final meanwhile.
-func (o *offsets) restore(msgs []kafka.Message) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, m := range msgs {
-		if _, newer := o.pending[m.Partition]; !newer {
-			o.pending[m.Partition] = m
-		}
-	}
 }
 
 // errShutdown marks a message left without a final outcome because the consumer is stopping.

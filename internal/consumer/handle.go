@@ -2,45 +2,70 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
-	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
-// handle brings one message to a final outcome: applied, stale (or duplicate), or
-// dead-lettered. Transient failures are retried in place, so the partition's later messages wait
-// behind this one and a patient's order is kept. It returns an error only if ctx is cancelled
-// first, in which case the message has no final outcome and must not be committed.
-func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
-	e, err := profile.Decode(m.Value)
-	if err != nil {
-		return c.deadLetter(ctx, m, err)
+// handle brings a batch of one patient's events to a final outcome. Only the newest by the
+// ordering rule needs a write: once it is applied, or judged stale, the stored profile is at
+// least as new as every other event of the batch, which are superseded. If the store rejects
+// the newest for good, it is dead-lettered and the next newest is tried, so the row still ends
+// at the newest event that can be applied. Transient failures are retried in place, so this
+// patient's later events wait behind the batch and their order is kept, while other patients
+// go on. It returns an error only if ctx is cancelled first, in which case what is not final
+// must not be committed.
+func (c *Consumer) handle(ctx context.Context, batch []*item) error {
+	events := batch[:0:0]
+	for _, it := range batch {
+		if it.err != nil {
+			if err := c.deadLetter(ctx, it.m, it.err); err != nil {
+				return err
+			}
+			c.final(it)
+			continue
+		}
+		events = append(events, it)
 	}
-	var applied bool
-	err = c.retry(ctx, m, "put", rejected, func(ctx context.Context) error {
-		var err error
-		applied, err = c.store.Put(ctx, e)
-		return err
-	})
-	switch {
-	case errors.Is(err, store.ErrRejected):
-		return c.deadLetter(ctx, m, err)
-	case err != nil:
-		return err
-	case applied:
-		c.applied.Add(1)
-	default:
-		c.stale.Add(1)
+	// Newest first; among equals (duplicates), the first fetched.
+	slices.SortStableFunc(events, func(a, b *item) int { return profile.Compare(b.e, a.e) })
+	for i, it := range events {
+		var applied bool
+		err := c.retry(ctx, it.m, "put", c.cfg.Permanent, func(ctx context.Context) error {
+			var err error
+			applied, err = c.store.Put(ctx, it.e)
+			return err
+		})
+		switch {
+		case err != nil && c.cfg.Permanent(err):
+			if err := c.deadLetter(ctx, it.m, err); err != nil {
+				return err
+			}
+			c.final(it)
+			continue
+		case err != nil:
+			return err
+		case applied:
+			c.applied.Add(1)
+		default:
+			c.stale.Add(1)
+		}
+		c.final(it)
+		for _, older := range events[i+1:] {
+			c.superseded.Add(1)
+			c.final(older)
+		}
+		c.logger.Debug("handled", slog.String("topic", it.m.Topic), slog.Int("partition", it.m.Partition), slog.Int64("offset", it.m.Offset),
+			slog.String("patient_id", it.e.PatientID), slog.String("event_id", it.e.EventID), slog.Bool("applied", applied),
+			slog.Int("superseded", len(events)-i-1))
+		return nil
 	}
-	c.logger.Debug("handled", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
-		slog.String("patient_id", e.PatientID), slog.String("event_id", e.EventID), slog.Bool("applied", applied))
 	return nil
 }
 
@@ -56,11 +81,9 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 	return nil
 }
 
-// rejected and never tell retry which errors are permanent: for a store write, those wrapping
-// store.ErrRejected; for a dead-letter publish, none, because giving up on it would lose the
+// never is the dead-letter publish's notion of a permanent error: giving up on it would lose the
 // event.
-func rejected(err error) bool { return errors.Is(err, store.ErrRejected) }
-func never(error) bool        { return false }
+func never(error) bool { return false }
 
 // retry calls fn until it succeeds, fails permanently, or ctx is cancelled. Each attempt gets
 // AttemptTimeout and is not cut short by ctx, so a write in flight at shutdown completes rather

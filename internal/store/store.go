@@ -24,6 +24,10 @@ import (
 // large), not for how the store is doing: retrying it can never succeed.
 var ErrRejected = errors.New("rejected by the store")
 
+// IsRejected reports whether err is a write the store refuses for good: the consumer's notion of
+// a permanent error.
+func IsRejected(err error) bool { return errors.Is(err, ErrRejected) }
+
 // Item attributes. OrderKey is what the condition compares; UpdatedAt is for people.
 const (
 	attrPatientID  = "PatientId"
