@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer ddb.Stop()
 
 	cfg.Store.Host = ddb.Endpoint()
-	client, err := store.NewClient(ctx, cfg.Store)
+	client, err := store.NewClient(ctx, cfg.Store, 1)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	client, err := store.NewClient(ctx, cfg.Store)
+	client, err := store.NewClient(ctx, cfg.Store, cfg.MaxInFlight)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func TestDynaliteSurvivesAClientGoingAwayMidRequest(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client, err := store.NewClient(ctx, config.Store{Host: d.Endpoint()})
+	client, err := store.NewClient(ctx, config.Store{Host: d.Endpoint()}, 1)
 	require.NoError(t, err)
 	assert.NoError(t, store.CreateTable(ctx, client, "still-serving"), "dynalite died")
 }

@@ -58,7 +58,7 @@ func StartStack(ctx context.Context, logs io.Writer, opts StackOptions) (*Stack,
 		s.Kafka.Close()
 		return nil, err
 	}
-	client, err := store.NewClient(ctx, config.Store{Host: s.Dynalite.Endpoint()})
+	client, err := store.NewClient(ctx, config.Store{Host: s.Dynalite.Endpoint()}, 16)
 	if err == nil {
 		err = store.CreateTable(ctx, client, s.Table)
 	}

@@ -48,7 +48,7 @@ func Table(t testing.TB, d *devenv.Dynalite, table string) *dynamodb.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	client, err := store.NewClient(ctx, config.Store{Host: d.Endpoint(), Table: table})
+	client, err := store.NewClient(ctx, config.Store{Host: d.Endpoint(), Table: table}, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
