@@ -5,12 +5,12 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -62,15 +62,21 @@ func NewPublisher(c Cluster, topic string) *Publisher {
 
 // Publish writes e keyed by its PatientId and returns once every in-sync replica has it.
 func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
-	value, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode event %s: %w", e.EventID, err)
-	}
+	buf := valueBuffers.Get().(*[]byte)
+	value := e.AppendJSON((*buf)[:0])
 	if err := p.w.WriteMessages(ctx, kafka.Message{Key: []byte(e.PatientID), Value: value}); err != nil {
+		// The Writer may still hold the value (a cancelled write leaves its batch in flight), so
+		// the buffer is not reused.
 		return fmt.Errorf("publish event %s: %w", e.EventID, err)
 	}
+	*buf = value
+	valueBuffers.Put(buf)
 	return nil
 }
+
+// valueBuffers recycles encoded event values: once WriteMessages has returned without error,
+// the Writer no longer holds the message.
+var valueBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // Close flushes what is buffered and closes the connections.
 func (p *Publisher) Close() error { return p.w.Close() }

@@ -37,15 +37,7 @@ type wireEvent struct {
 
 // MarshalJSON writes the contract form, with UpdatedAt in UTC at nanosecond precision.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(wireEvent{
-		EventID:    e.EventID,
-		PatientID:  e.PatientID,
-		FirstName:  e.FirstName,
-		LastName:   e.LastName,
-		IsPregnant: e.IsPregnant,
-		Sex:        e.Sex,
-		UpdatedAt:  e.UpdatedAt.UTC().Format(time.RFC3339Nano),
-	})
+	return e.AppendJSON(make([]byte, 0, 192)), nil
 }
 
 // Decode parses and validates a message value. Any error means the message can never be applied,
