@@ -61,9 +61,11 @@ func (c *Consumer) handle(ctx context.Context, batch []*item) error {
 			c.superseded.Add(1)
 			c.final(older)
 		}
-		c.logger.Debug("handled", slog.String("topic", it.m.Topic), slog.Int("partition", it.m.Partition), slog.Int64("offset", it.m.Offset),
-			slog.String("patient_id", it.e.PatientID), slog.String("event_id", it.e.EventID), slog.Bool("applied", applied),
-			slog.Int("superseded", len(events)-i-1))
+		if c.logger.Enabled(ctx, slog.LevelDebug) { // the attributes cost allocations on every event
+			c.logger.Debug("handled", slog.String("topic", it.m.Topic), slog.Int("partition", it.m.Partition), slog.Int64("offset", it.m.Offset),
+				slog.String("patient_id", it.e.PatientID), slog.String("event_id", it.e.EventID), slog.Bool("applied", applied),
+				slog.Int("superseded", len(events)-i-1))
+		}
 		return nil
 	}
 	return nil
