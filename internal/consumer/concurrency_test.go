@@ -194,7 +194,8 @@ func TestConsumerCoalesces(t *testing.T) {
 					dlq = append(dlq, m.Offset)
 				}).Return(nil).Times(len(tt.wantDLQ))
 			}
-			r := &fakeReader{msgs: msgs(t)}
+			// Offset 0 is in hand before the others are fetched.
+			r := &fakeReader{msgs: msgs(t), until: map[int]func() bool{1: func() bool { return len(st.putsOf("1")) == 1 }}}
 			c := New(quietLogger(), r, st, d, testConfig)
 
 			require.NoError(t, runUntil(t, c, func() bool {

@@ -1,10 +1,12 @@
 // Package consumer applies patient.profile.updated events to the profile store.
 //
 // One goroutine fetches and decodes. Events are then handled per patient, not per partition:
-// the events of different patients run concurrently (up to MaxInFlight patients at once), and
-// the events of one patient run one batch after another, in the order they were fetched. When
-// several events of one patient are waiting, they are coalesced: only the newest by the ordering
-// rule is written, and the others are superseded by it.
+// MaxInFlight workers take patients in turn, so the events of different patients run
+// concurrently, and the events of one patient run one batch after another, in the order they
+// were fetched. When several events of one patient are waiting, they are coalesced: only the
+// newest by the ordering rule is written, and the others are superseded by it. Fetching never
+// waits for a worker, only for room in the buffer (MaxBuffered), so that a patient's later
+// events reach its queue, and are coalesced, even while every worker is busy.
 //
 // A partition commits its contiguous watermark: the last message below which every message's
 // outcome is final (applied, stale or duplicate, superseded, or dead-lettered). So a commit never
@@ -90,16 +92,19 @@ type Consumer struct {
 
 	marks watermark
 
-	// keys holds, for each patient being handled, the events waiting behind the batch in hand.
-	mu   sync.Mutex
-	keys map[string]*keyQueue
-	// slots bounds the patients in hand; buffered bounds the messages not yet final.
-	slots, buffered chan struct{}
+	// keys holds, for each patient with events not yet final, the events not yet taken by a
+	// worker. A patient is in ready, or in a worker's hands, never both, so its batches run one
+	// after another.
+	mu    sync.Mutex
+	keys  map[string]*keyQueue
+	ready chan string
+	// buffered bounds the messages not yet final.
+	buffered chan struct{}
 
 	applied, stale, superseded, deadLettered, retries, commits atomic.Int64
 }
 
-// keyQueue is one patient's events that arrived while an earlier batch of theirs was in hand.
+// keyQueue is one patient's events not yet taken by a worker.
 type keyQueue struct {
 	waiting []*item
 }
@@ -127,7 +132,8 @@ func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLette
 	}
 	return &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
 		marks: newWatermark(), keys: map[string]*keyQueue{},
-		slots: make(chan struct{}, cfg.MaxInFlight), buffered: make(chan struct{}, cfg.MaxBuffered)}
+		// Every patient in keys has at least one message in the buffer, so ready never fills.
+		ready: make(chan string, cfg.MaxBuffered), buffered: make(chan struct{}, cfg.MaxBuffered)}
 }
 
 // Stats returns the outcome counts so far.
@@ -138,7 +144,7 @@ func (c *Consumer) Stats() Stats {
 	}
 }
 
-// Run consumes until ctx is cancelled, then stops fetching, lets each patient's batch in hand
+// Run consumes until ctx is cancelled, then stops fetching, lets each worker's batch in hand
 // finish its store call (or abandons it, uncommitted, if it is waiting out a retry), drops what
 // is still waiting, commits what is final and returns, all within ShutdownTimeout. Fetch errors
 // are retried: it returns nil after a cancellation, or an error if the reader was closed under
@@ -154,7 +160,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.commitLoop(ctx)
 	}()
 
-	runErr := c.fetchLoop(ctx, &workers)
+	for range c.cfg.MaxInFlight {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			c.work(ctx)
+		}()
+	}
+	runErr := c.fetchLoop(ctx)
 	cancel()
 
 	// Shutdown: the deadline covers the workers and the last commit together.
@@ -177,9 +190,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return runErr
 }
 
-// fetchLoop fetches, decodes and hands each message to its patient's worker until ctx is
-// cancelled or the reader is closed.
-func (c *Consumer) fetchLoop(ctx context.Context, workers *sync.WaitGroup) error {
+// fetchLoop fetches, decodes and queues each message for its patient until ctx is cancelled or
+// the reader is closed.
+func (c *Consumer) fetchLoop(ctx context.Context) error {
 	for failures := 0; ; {
 		// A slot in the buffer first, so that a message is never fetched without room for it.
 		select {
@@ -210,65 +223,55 @@ func (c *Consumer) fetchLoop(ctx context.Context, workers *sync.WaitGroup) error
 		failures = 0
 		it := &item{m: m, mark: c.marks.track(m)}
 		it.e, it.err = profile.Decode(m.Value)
-		if !c.dispatch(ctx, it, workers) {
-			return nil
-		}
+		c.dispatch(it)
 	}
 }
 
-// dispatch queues it behind its patient's batch in hand, or starts a worker for the patient
-// once a slot is free. It returns false if ctx was cancelled first.
-func (c *Consumer) dispatch(ctx context.Context, it *item, workers *sync.WaitGroup) bool {
+// dispatch queues it for its patient, and queues the patient for a worker unless it is queued
+// or in hand already.
+func (c *Consumer) dispatch(it *item) {
 	key := it.e.PatientID
 	if it.err != nil {
 		// Poison has no patient: it waits for no one, and no one waits for it.
 		key = fmt.Sprintf("\x00poison/%d/%d", it.m.Partition, it.m.Offset)
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if q, ok := c.keys[key]; ok {
 		q.waiting = append(q.waiting, it)
-		c.mu.Unlock()
-		return true
+		return
 	}
-	c.mu.Unlock()
-	select {
-	case c.slots <- struct{}{}:
-	case <-ctx.Done():
-		return false
-	}
-	// Only this goroutine adds keys, so the key is still absent.
-	c.mu.Lock()
-	c.keys[key] = &keyQueue{}
-	c.mu.Unlock()
-	workers.Add(1)
-	go func() {
-		defer workers.Done()
-		defer func() { <-c.slots }()
-		c.work(ctx, key, []*item{it})
-	}()
-	return true
+	c.keys[key] = &keyQueue{waiting: []*item{it}}
+	c.ready <- key
 }
 
-// work handles one patient's events, batch after batch, until none are waiting. The first
-// batch is the event that started the worker alone; each later batch is everything that arrived
-// meanwhile.
-func (c *Consumer) work(ctx context.Context, key string, batch []*item) {
+// work takes patients in turn and handles everything waiting for each as one batch. A patient
+// with more events waiting afterwards goes to the back of the line: meanwhile more of its events
+// can arrive and share the next write, and other patients get their turn.
+func (c *Consumer) work(ctx context.Context) {
 	for {
-		if err := c.handle(ctx, batch); err != nil {
-			// Only shutdown stops a batch short of a final outcome. It stays uncommitted.
-			batch = nil
+		var key string
+		select {
+		case <-ctx.Done():
+			return
+		case key = <-c.ready:
 		}
 		c.mu.Lock()
 		q := c.keys[key]
-		next := q.waiting
+		batch := q.waiting
 		q.waiting = nil
-		if len(next) == 0 || ctx.Err() != nil || batch == nil {
-			delete(c.keys, key)
-			c.mu.Unlock()
+		c.mu.Unlock()
+		if err := c.handle(ctx, batch); err != nil {
+			// Only shutdown stops a batch short of a final outcome. It stays uncommitted.
 			return
 		}
+		c.mu.Lock()
+		if len(q.waiting) == 0 {
+			delete(c.keys, key)
+		} else {
+			c.ready <- key
+		}
 		c.mu.Unlock()
-		batch = next
 	}
 }
 
