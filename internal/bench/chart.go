@@ -23,7 +23,7 @@ var (
 // workload as horizontal bars, as a PNG.
 func WriteChart(w io.Writer, title string, bars []Bar) error {
 	const (
-		width, left, right = 960, 20, 150
+		width, left, right = 960, 20, 230
 		top, group, bar    = 60, 78, 16
 	)
 	height := top + group*len(bars) + 40

@@ -110,3 +110,33 @@ func TestLoadConsumerNamesTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConsumerBounds(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		want    [2]int
+	}{
+		{name: "defaults", want: [2]int{64, 4096}},
+		{name: "overrides", env: map[string]string{"MAX_IN_FLIGHT": "128", "MAX_BUFFERED": "10000"}, want: [2]int{128, 10000}},
+		{name: "no workers", env: map[string]string{"MAX_IN_FLIGHT": "0"}, wantErr: "MAX_IN_FLIGHT=0 must be between 1 and 4096"},
+		{name: "a buffer smaller than the workers", env: map[string]string{"MAX_IN_FLIGHT": "64", "MAX_BUFFERED": "10"}, wantErr: "MAX_BUFFERED=10 must be between 64"},
+		{name: "not a number", env: map[string]string{"MAX_BUFFERED": "lots"}, wantErr: `MAX_BUFFERED="lots"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.LoadConsumer()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, [2]int{c.MaxInFlight, c.MaxBuffered})
+		})
+	}
+}
