@@ -36,6 +36,8 @@ type Config struct {
 	// Conns is the HTTP load's connections; Duration how long each producer is loaded.
 	Conns    int
 	Duration time.Duration
+	// ProducerOnly skips the consumer's workloads, the end-to-end measures and the drain.
+	ProducerOnly bool
 	// Drain is the size of the memory drain (0 skips it), in bursts of DrainBurst per patient.
 	Drain, DrainBurst int
 	// Self is this executable, run with -serve for the baseline producers.
@@ -112,6 +114,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		{"loopback", stack.Dynalite.Endpoint()},
 		{fmt.Sprintf("store +%s", cfg.Delay), proxy.Endpoint()},
 	}
+	if cfg.ProducerOnly {
+		endpoints = nil
+	}
 	for _, ep := range endpoints {
 		table, err := r.table(ctx, ep.url)
 		if err != nil {
@@ -171,6 +176,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	if err := r.producers(ctx); err != nil {
 		return res, err
+	}
+	if cfg.ProducerOnly {
+		res.Rows = r.rows
+		return res, nil
 	}
 	if err := r.endToEnd(ctx, r.producerMax/2, "half the producer's max"); err != nil {
 		return res, err
