@@ -256,6 +256,10 @@ func (c *Consumer) work(ctx context.Context) {
 			return
 		case key = <-c.ready:
 		}
+		if ctx.Err() != nil {
+			// Both were ready: shutdown wins, and nothing new starts.
+			return
+		}
 		c.mu.Lock()
 		q := c.keys[key]
 		batch := q.waiting
