@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}()
 
-	client, err := store.NewClient(ctx, cfg.Host, cfg.Region)
+	client, err := store.NewClient(ctx, cfg.Host, cfg.Region, cfg.MaxInFlight)
 	if err != nil {
 		return err
 	}
@@ -119,6 +119,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			AttemptTimeout:  cfg.Store.Timeout,
 			MaxBackoff:      cfg.RetryMaxBackoff,
 			MaxClockSkew:    cfg.MaxClockSkew,
+			MaxInFlight:     cfg.MaxInFlight,
+			MaxBuffered:     cfg.MaxBuffered,
 			ShutdownTimeout: drainTimeout,
 			Permanent:       store.IsRejected,
 		})

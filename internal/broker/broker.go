@@ -5,7 +5,6 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -97,8 +97,9 @@ const (
 	HeaderSubject     = "ce_subject"
 	HeaderContentType = "content-type"
 
-	// EventType is the CloudEvents type of every event on the topic.
-	EventType = "patient.profile.updated"
+	// EventType is the CloudEvents type of an update, EventTypeDeleted of an erasure.
+	EventType        = "patient.profile.updated"
+	EventTypeDeleted = "patient.profile.deleted"
 )
 
 // Publisher publishes patient.profile.updated events.
@@ -117,10 +118,8 @@ func NewPublisher(c Cluster, topic, source string) *Publisher {
 // Publish writes e keyed by its PatientId, with CloudEvents headers, and returns once every
 // in-sync replica has it.
 func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
-	value, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode event %s: %w", e.EventID, err)
-	}
+	buf := valueBuffers.Get().(*[]byte)
+	value := e.AppendJSON((*buf)[:0])
 	ctx, span := tracing.Tracer().Start(ctx, p.w.Topic+" publish", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 		attribute.String("messaging.system", "kafka"),
 		attribute.String("messaging.operation.type", "send"),
@@ -129,28 +128,49 @@ func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
 	))
 	defer span.End()
 	// The headers carry the publish span's context, so the consumer's span is its child.
-	m := kafka.Message{Key: []byte(e.PatientID), Value: value, Headers: tracing.Inject(ctx, p.cloudEvent(e))}
-	if err := p.w.WriteMessages(ctx, m); err != nil {
+	msgs := []kafka.Message{{Key: []byte(e.PatientID), Value: value, Headers: tracing.Inject(ctx, p.cloudEvent(e))}}
+	if e.Deleted {
+		// Then the key with a null value, a Kafka tombstone, so that a compacted topic forgets
+		// the patient's earlier values. One write: same key, same partition, in this order.
+		msgs = append(msgs, kafka.Message{Key: []byte(e.PatientID)})
+	}
+	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "publish failed")
+		// The Writer may still hold the value (a cancelled write leaves its batch in flight), so
+		// the buffer is not reused.
 		return fmt.Errorf("publish event %s: %w", e.EventID, err)
 	}
+	*buf = value
+	valueBuffers.Put(buf)
 	return nil
 }
 
-// cloudEvent returns e's CloudEvents headers. ce_time is the value's UpdatedAt, to the
-// nanosecond, and ce_subject its PatientId (an id, never patient data).
+// cloudEvent returns e's CloudEvents headers. ce_type says whether it is an update or a
+// deletion, ce_time is its stamp (UpdatedAt or DeletedAt) to the nanosecond, and ce_subject its
+// PatientId (an id, never patient data).
 func (p *Publisher) cloudEvent(e profile.Event) []kafka.Header {
 	return []kafka.Header{
 		{Key: HeaderSpecVersion, Value: []byte("1.0")},
 		{Key: HeaderID, Value: []byte(e.EventID)},
 		{Key: HeaderSource, Value: []byte(p.source)},
-		{Key: HeaderType, Value: []byte(EventType)},
+		{Key: HeaderType, Value: []byte(eventType(e))},
 		{Key: HeaderTime, Value: []byte(e.UpdatedAt.UTC().Format(time.RFC3339Nano))},
 		{Key: HeaderSubject, Value: []byte(e.PatientID)},
 		{Key: HeaderContentType, Value: []byte("application/json")},
 	}
 }
+
+func eventType(e profile.Event) string {
+	if e.Deleted {
+		return EventTypeDeleted
+	}
+	return EventType
+}
+
+// valueBuffers recycles encoded event values: once WriteMessages has returned without error,
+// the Writer no longer holds the message.
+var valueBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // Close flushes what is buffered and closes the connections.
 func (p *Publisher) Close() error { return p.w.Close() }

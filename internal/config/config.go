@@ -82,6 +82,11 @@ type Consumer struct {
 	// CommitInterval is how often processed offsets are committed. Offsets are committed only
 	// for final outcomes, so a longer interval means more redelivery after a crash, never loss.
 	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s" desc:"how often final offsets are committed"`
+	// MaxInFlight bounds how many patients are handled at once, so the store calls in flight.
+	// The store client keeps as many idle connections.
+	MaxInFlight int `envconfig:"MAX_IN_FLIGHT" default:"64" desc:"bound on patients handled at once, and so on store writes in flight"`
+	// MaxBuffered bounds the messages fetched but not yet final, and so the consumer's memory.
+	MaxBuffered int `envconfig:"MAX_BUFFERED" default:"4096" desc:"bound on messages fetched but not yet final, and so on memory"`
 	Store
 	// TombstoneTTL is how long an erased patient's tombstone is kept before the table's TTL may
 	// delete it. It must outlive the topic's retention: until then an older event can still be
@@ -202,6 +207,8 @@ func (c *Consumer) check() error {
 		nonEmpty("DDB_NAME", c.Store.Table),
 		positive("KAFKA_SESSION_TIMEOUT", c.SessionTimeout),
 		positive("COMMIT_INTERVAL", c.CommitInterval),
+		between("MAX_IN_FLIGHT", c.MaxInFlight, 1, 4096),
+		between("MAX_BUFFERED", c.MaxBuffered, c.MaxInFlight, 1<<20),
 		positive("DDB_TIMEOUT", c.Store.Timeout),
 		positive("RETRY_MAX_BACKOFF", c.RetryMaxBackoff),
 		positive("TOMBSTONE_TTL", c.TombstoneTTL),
@@ -347,6 +354,13 @@ func checkPort(key string, p int) error {
 func nonEmpty(key, v string) error {
 	if strings.TrimSpace(v) == "" {
 		return fmt.Errorf("config: %s must not be empty", key)
+	}
+	return nil
+}
+
+func between(key string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("config: %s=%d must be between %d and %d", key, v, lo, hi)
 	}
 	return nil
 }

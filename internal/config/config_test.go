@@ -218,7 +218,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{"producer", &config.Producer{}, append(kafka, "PUBLISH_TIMEOUT", "EVENT_SOURCE", "MAX_IN_FLIGHT_PUBLISHES", "API_TOKENS", "API_TOKENS_FILE",
 			"SHUTDOWN_TIMEOUT", "LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
-		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL",
+		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL", "MAX_IN_FLIGHT", "MAX_BUFFERED",
 			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
 			"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
 		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN"}},
@@ -249,4 +249,34 @@ func writeFile(t *testing.T, content string) string {
 	p := filepath.Join(t.TempDir(), "tokens")
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 	return p
+}
+
+func TestLoadConsumerBounds(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		want    [2]int
+	}{
+		{name: "defaults", want: [2]int{64, 4096}},
+		{name: "overrides", env: map[string]string{"MAX_IN_FLIGHT": "128", "MAX_BUFFERED": "10000"}, want: [2]int{128, 10000}},
+		{name: "no workers", env: map[string]string{"MAX_IN_FLIGHT": "0"}, wantErr: "MAX_IN_FLIGHT=0 must be between 1 and 4096"},
+		{name: "a buffer smaller than the workers", env: map[string]string{"MAX_IN_FLIGHT": "64", "MAX_BUFFERED": "10"}, wantErr: "MAX_BUFFERED=10 must be between 64"},
+		{name: "not a number", env: map[string]string{"MAX_BUFFERED": "lots"}, wantErr: `MAX_BUFFERED="lots"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.LoadConsumer()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, [2]int{c.MaxInFlight, c.MaxBuffered})
+		})
+	}
 }

@@ -1,12 +1,18 @@
 // Package consumer applies patient.profile.updated events to the profile store.
 //
-// One goroutine fetches; each partition has a worker that handles its messages one at a time,
-// in offset order, so a patient's events (one key, one partition) are never applied out of the
-// order they were fetched in; and a committer commits, per partition, the last message whose
-// outcome is final: applied, judged stale or duplicate, or dead-lettered. Because a partition's
-// messages are handled in order and a commit covers everything below it, a commit never passes a
-// message that was not applied. A crash loses only uncommitted progress, which is redelivered,
-// and redelivery is harmless because the store's conditional write makes duplicates no-ops.
+// One goroutine fetches and decodes. Events are then handled per patient, not per partition:
+// MaxInFlight workers take patients in turn, so the events of different patients run
+// concurrently, and the events of one patient run one batch after another, in the order they
+// were fetched. When several events of one patient are waiting, they are coalesced: only the
+// newest by the ordering rule is written, and the others are superseded by it. Fetching never
+// waits for a worker, only for room in the buffer (MaxBuffered), so that a patient's later
+// events reach its queue, and are coalesced, even while every worker is busy.
+//
+// A partition commits its contiguous watermark: the last message below which every message's
+// outcome is final (applied, stale or duplicate, superseded, or dead-lettered). So a commit never
+// passes a message that was not brought to a final outcome, whatever order the patients finish
+// in. A crash loses only uncommitted progress, which is redelivered, and redelivery is harmless
+// because the store's conditional write makes duplicates no-ops.
 package consumer
 
 import (
@@ -33,7 +39,8 @@ type fetcher interface {
 }
 
 // profileWriter applies an event under the ordering rule. It reports false, nil when the stored
-// profile is already as new or newer. Config.Permanent says which of its errors are permanent.
+// profile is already as new or newer. An error that Config.Permanent accepts is permanent; any
+// other error is transient.
 type profileWriter interface {
 	Put(ctx context.Context, e profile.Event) (bool, error)
 }
@@ -42,6 +49,12 @@ type profileWriter interface {
 type deadLetterer interface {
 	Send(ctx context.Context, m kafka.Message, reason error) error
 }
+
+// Defaults for the zero values of Config's bounds.
+const (
+	DefaultMaxInFlight = 64
+	DefaultMaxBuffered = 4096
+)
 
 // Config tunes the loop.
 type Config struct {
@@ -54,21 +67,29 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight work and the last commit once Run's context
 	// is cancelled.
 	ShutdownTimeout time.Duration
-	// Permanent tells a store error that no retry can cure (the store refuses the event for what
-	// it is) from one that may pass later. A permanent error dead-letters the event; any other is
-	// retried in place. Nil means every error is transient.
-	Permanent func(error) bool
+	// MaxInFlight bounds how many patients are handled at once, and so the store calls in
+	// flight. Zero means DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxBuffered bounds the messages fetched but not yet final (and so held in memory). When it
+	// is reached, fetching waits. Zero means DefaultMaxBuffered.
+	MaxBuffered int
 	// MaxClockSkew is how far ahead of this consumer's clock an event's UpdatedAt may be. An
 	// event further ahead is dead-lettered: applied, it would freeze its patient's row.
 	MaxClockSkew time.Duration
+	// Permanent tells a store error that can never succeed (the store rejects the event for what
+	// it is) from a transient one. Such an event is dead-lettered. Nil means every error is
+	// transient.
+	Permanent func(error) bool
 }
 
 // Stats counts outcomes since the consumer started.
 type Stats struct {
-	Applied, Stale, DeadLettered, Retries, Commits int64
+	Applied, Stale, Superseded, DeadLettered, Retries, Commits int64
+	// KafkaTombstones counts null values (a key with no value), committed as no-ops.
+	KafkaTombstones int64
 }
 
-// Consumer is the loop. Build it with New and start it with Run.
+// Consumer is the loop. Build it with New and start it with Run, once.
 type Consumer struct {
 	logger *slog.Logger
 	reader fetcher
@@ -76,33 +97,59 @@ type Consumer struct {
 	dlq    deadLetterer
 	cfg    Config
 
-	offsets                                        offsets
-	health                                         health
-	applied, stale, deadLettered, retries, commits atomic.Int64
+	marks watermark
+
+	// keys holds, for each patient with events not yet final, the events not yet taken by a
+	// worker. A patient is in ready, or in a worker's hands, never both, so its batches run one
+	// after another.
+	mu    sync.Mutex
+	keys  map[string]*keyQueue
+	ready chan string
+	// buffered bounds the messages not yet final.
+	buffered chan struct{}
+
+	applied, stale, superseded, deadLettered, retries, commits, kafkaTombstones atomic.Int64
 	// deadLetters counts dead letters by reason. The map is built by New and only read after.
 	deadLetters map[string]*atomic.Int64
+	health      health
 	lag         lag
+}
+
+// keyQueue is one patient's events not yet taken by a worker.
+type keyQueue struct {
+	waiting []*item
+}
+
+// item is a fetched message on its way to a final outcome.
+type item struct {
+	m   kafka.Message
+	e   profile.Event
+	err error // why the message can't be decoded: it is poison
+	// mark is the message's place in its partition's watermark; nil for a redelivered message
+	// (kafka-go #1398), whose offset another message already holds.
+	mark *mark
 }
 
 // New returns a Consumer.
 func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLetterer, cfg Config) *Consumer {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = DefaultMaxBuffered
+	}
 	if cfg.Permanent == nil {
 		cfg.Permanent = never
 	}
 	c := &Consumer{logger: logger, reader: reader, store: store, dlq: dlq, cfg: cfg,
-		offsets: newOffsets(), health: health{failing: map[int]error{}}, deadLetters: map[string]*atomic.Int64{}, lag: lag{byPartition: map[int]int64{}}}
+		marks: newWatermark(), keys: map[string]*keyQueue{},
+		// Every patient in keys has at least one message in the buffer, so ready never fills.
+		ready: make(chan string, cfg.MaxBuffered), buffered: make(chan struct{}, cfg.MaxBuffered),
+		deadLetters: map[string]*atomic.Int64{}, health: health{failing: map[msgID]error{}}, lag: lag{byPartition: map[int]int64{}}}
 	for _, r := range Reasons {
 		c.deadLetters[r] = new(atomic.Int64)
 	}
 	return c
-}
-
-// Stats returns the outcome counts so far.
-func (c *Consumer) Stats() Stats {
-	return Stats{
-		Applied: c.applied.Load(), Stale: c.stale.Load(), DeadLettered: c.deadLettered.Load(),
-		Retries: c.retries.Load(), Commits: c.commits.Load(),
-	}
 }
 
 // DeadLetters returns the dead-letter counts so far by reason, one of Reasons.
@@ -114,15 +161,20 @@ func (c *Consumer) DeadLetters() map[string]int64 {
 	return counts
 }
 
-// queueSize bounds how far fetching runs ahead of a partition's worker. Messages still queued at
-// shutdown are dropped uncommitted and redelivered later.
-const queueSize = 256
+// Stats returns the outcome counts so far.
+func (c *Consumer) Stats() Stats {
+	return Stats{
+		Applied: c.applied.Load(), Stale: c.stale.Load(), Superseded: c.superseded.Load(),
+		DeadLettered: c.deadLettered.Load(), Retries: c.retries.Load(), Commits: c.commits.Load(),
+		KafkaTombstones: c.kafkaTombstones.Load(),
+	}
+}
 
-// Run consumes until ctx is cancelled, then stops fetching, lets each worker finish the message
-// it is on (or abandon it, uncommitted, if it is waiting out a retry), commits what is final and
-// returns, all within ShutdownTimeout. Fetch errors are retried: it returns nil after a
-// cancellation, or an error if the reader was closed under it. Closing the reader, which leaves
-// the group, is the caller's job.
+// Run consumes until ctx is cancelled, then stops fetching, lets each worker's batch in hand
+// finish its store call (or abandons it, uncommitted, if it is waiting out a retry), drops what
+// is still waiting, commits what is final and returns, all within ShutdownTimeout. Fetch errors
+// are retried: it returns nil after a cancellation, or an error if the reader was closed under
+// it. Closing the reader, which leaves the group, is the caller's job.
 func (c *Consumer) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -134,45 +186,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.commitLoop(ctx)
 	}()
 
-	queues := map[int]chan kafka.Message{}
-	var runErr error
-	for failures := 0; ; {
-		m, err := c.reader.FetchMessage(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
-			runErr = fmt.Errorf("fetch: reader closed: %w", err)
-			break
-		}
-		if err != nil {
-			// kafka-go reports errors it is still recovering from (a broker down, a failed
-			// join) and keeps retrying behind them, so this is not the end: wait, fetch again.
-			wait := backoff(failures, c.cfg.MaxBackoff)
-			failures++
-			c.logAttempt(ctx, failures, "fetch failed; retrying", slog.Duration("wait", wait), slog.String("error", err.Error()))
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-			continue
-		}
-		failures = 0
-		q, ok := queues[m.Partition]
-		if !ok {
-			q = make(chan kafka.Message, queueSize)
-			queues[m.Partition] = q
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				c.work(ctx, q)
-			}()
-		}
-		select {
-		case q <- m:
-		case <-ctx.Done():
-		}
+	for range c.cfg.MaxInFlight {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			c.work(ctx)
+		}()
 	}
+	runErr := c.fetchLoop(ctx)
 	cancel()
 
 	// Shutdown: the deadline covers the workers and the last commit together.
@@ -190,29 +211,115 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.logger.Error("final commit failed; the uncommitted events will be redelivered", slog.String("error", err.Error()))
 	}
 	s := c.Stats()
-	c.logger.Info("stopped consuming", slog.Int64("applied", s.Applied), slog.Int64("stale", s.Stale),
+	c.logger.Info("stopped consuming", slog.Int64("applied", s.Applied), slog.Int64("stale", s.Stale), slog.Int64("superseded", s.Superseded),
 		slog.Int64("dead_lettered", s.DeadLettered), slog.Int64("retries", s.Retries), slog.Int64("commits", s.Commits))
 	return runErr
 }
 
-// work handles one partition's messages in order.
-func (c *Consumer) work(ctx context.Context, q <-chan kafka.Message) {
+// fetchLoop fetches, decodes and queues each message for its patient until ctx is cancelled or
+// the reader is closed.
+func (c *Consumer) fetchLoop(ctx context.Context) error {
+	for failures := 0; ; {
+		// A slot in the buffer first, so that a message is never fetched without room for it.
+		select {
+		case c.buffered <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		m, err := c.reader.FetchMessage(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+			return fmt.Errorf("fetch: reader closed: %w", err)
+		}
+		if err != nil {
+			<-c.buffered
+			// kafka-go reports errors it is still recovering from (a broker down, a failed
+			// join) and keeps retrying behind them, so this is not the end: wait, fetch again.
+			wait := backoff(failures, c.cfg.MaxBackoff)
+			failures++
+			c.logAttempt(ctx, failures, "fetch failed; retrying", slog.Duration("wait", wait), slog.String("error", err.Error()))
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			continue
+		}
+		failures = 0
+		it := &item{m: m, mark: c.marks.track(m)}
+		if m.Value == nil {
+			// A Kafka tombstone (the key with a null value), which the producer publishes after
+			// a deletion so that a compacted topic forgets the patient. The deletion event before
+			// it did the erasure; this one is final as it is.
+			c.kafkaTombstones.Add(1)
+			c.final(it)
+			continue
+		}
+		it.e, it.err = decodeMessage(m, time.Now(), c.cfg.MaxClockSkew)
+		c.dispatch(it)
+	}
+}
+
+// dispatch queues it for its patient, and queues the patient for a worker unless it is queued
+// or in hand already.
+func (c *Consumer) dispatch(it *item) {
+	key := it.e.PatientID
+	if it.err != nil {
+		// Poison has no patient: it waits for no one, and no one waits for it.
+		key = fmt.Sprintf("\x00poison/%d/%d", it.m.Partition, it.m.Offset)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if q, ok := c.keys[key]; ok {
+		q.waiting = append(q.waiting, it)
+		return
+	}
+	c.keys[key] = &keyQueue{waiting: []*item{it}}
+	c.ready <- key
+}
+
+// work takes patients in turn and handles everything waiting for each as one batch. A patient
+// with more events waiting afterwards goes to the back of the line: meanwhile more of its events
+// can arrive and share the next write, and other patients get their turn.
+func (c *Consumer) work(ctx context.Context) {
 	for {
+		var key string
 		select {
 		case <-ctx.Done():
 			return
-		case m := <-q:
-			if ctx.Err() != nil {
-				return
-			}
-			if err := c.handle(ctx, m); err != nil {
-				// Only shutdown stops a message short of a final outcome. It stays uncommitted.
-				return
-			}
-			c.offsets.done(m)
-			c.lag.record(m)
+		case key = <-c.ready:
 		}
+		if ctx.Err() != nil {
+			// Both were ready: shutdown wins, and nothing new starts.
+			return
+		}
+		c.mu.Lock()
+		q := c.keys[key]
+		batch := q.waiting
+		q.waiting = nil
+		c.mu.Unlock()
+		if err := c.handle(ctx, batch); err != nil {
+			// Only shutdown stops a batch short of a final outcome. It stays uncommitted.
+			return
+		}
+		c.mu.Lock()
+		if len(q.waiting) == 0 {
+			delete(c.keys, key)
+		} else {
+			c.ready <- key
+		}
+		c.mu.Unlock()
 	}
+}
+
+// final records that it has its outcome, and frees its place in the buffer.
+func (c *Consumer) final(it *item) {
+	if it.mark != nil {
+		c.marks.done(it.mark)
+	}
+	c.lag.record(it.m)
+	<-c.buffered
 }
 
 func (c *Consumer) commitLoop(ctx context.Context) {
@@ -232,15 +339,15 @@ func (c *Consumer) commitLoop(ctx context.Context) {
 	}
 }
 
-// commit commits the last final message of each partition. A failed commit is put back unless a
-// later message of the same partition has become final meanwhile.
+// commit commits each partition's watermark. A failed commit is put back unless the watermark
+// has moved on meanwhile.
 func (c *Consumer) commit(ctx context.Context) error {
-	msgs := c.offsets.take()
+	msgs := c.marks.take()
 	if len(msgs) == 0 {
 		return nil
 	}
 	if err := c.reader.CommitMessages(ctx, msgs...); err != nil {
-		c.offsets.restore(msgs)
+		c.marks.restore(msgs)
 		err = fmt.Errorf("commit %d partitions: %w", len(msgs), err)
 		c.health.setCommit(err)
 		return err
@@ -253,6 +360,9 @@ func (c *Consumer) commit(ctx context.Context) error {
 	return nil
 }
 
+// errShutdown marks a message left without a final outcome because the consumer is stopping.
+var errShutdown = errors.New("abandoned at shutdown")
+
 // Ping reports whether the loop is doing its work: no partition is retrying a store write or a
 // dead-letter publish, and the last commit succeeded. /readyz asks it beside the checks that dial
 // the broker and describe the table, because those succeed while writes are throttled or not
@@ -261,20 +371,28 @@ func (c *Consumer) commit(ctx context.Context) error {
 // tell a recovered reader from an idle one.
 func (c *Consumer) Ping(context.Context) error { return c.health.err() }
 
+// msgID is a message's coordinates.
+type msgID struct {
+	topic     string
+	partition int
+	offset    int64
+}
+
 // health is what the loop has seen of its own calls, for Ping.
 type health struct {
 	mu        sync.Mutex
-	failing   map[int]error // partition -> the error of the call it is retrying
+	failing   map[msgID]error // the messages whose calls are being retried, and why
 	commitErr error
 }
 
-func (h *health) setFailing(partition int, err error) {
+func (h *health) setFailing(m kafka.Message, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	key := msgID{m.Topic, m.Partition, m.Offset}
 	if err == nil {
-		delete(h.failing, partition)
+		delete(h.failing, key)
 	} else {
-		h.failing[partition] = err
+		h.failing[key] = err
 	}
 }
 
@@ -288,66 +406,17 @@ func (h *health) err() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var errs []error
-	for _, p := range slices.Sorted(maps.Keys(h.failing)) {
-		errs = append(errs, fmt.Errorf("partition %d retrying: %w", p, h.failing[p]))
+	byPartition := map[int]error{} // one line per partition is enough to say what is wrong
+	for m, err := range h.failing {
+		byPartition[m.partition] = err
+	}
+	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
+		errs = append(errs, fmt.Errorf("partition %d retrying: %w", p, byPartition[p]))
 	}
 	if h.commitErr != nil {
 		errs = append(errs, h.commitErr)
 	}
 	return errors.Join(errs...)
-}
-
-// offsets holds, per partition, the message to commit next: the highest-offset message whose
-// outcome is final and which is not committed yet.
-//
-// kafka-go's Reader can hand out messages fetched before a rebalance after it (kafka-go #1398),
-// so a partition's offsets can go backwards in what FetchMessage returns. Such a message is
-// handled like any other: the conditional write makes a stale or duplicate event a no-op, so it
-// cannot overwrite newer data. It is never committed, though: high remembers the highest offset
-// recorded per partition, and committing below it would only rewind the group and cause
-// redelivery. Keeping the highest is safe because every recorded message had all of its stream
-// before it applied, and an applied event stays applied.
-type offsets struct {
-	mu      sync.Mutex
-	pending map[int]kafka.Message
-	high    map[int]int64
-}
-
-func newOffsets() offsets {
-	return offsets{pending: map[int]kafka.Message{}, high: map[int]int64{}}
-}
-
-// done records m as final.
-func (o *offsets) done(m kafka.Message) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if h, ok := o.high[m.Partition]; ok && m.Offset <= h {
-		return
-	}
-	o.high[m.Partition] = m.Offset
-	o.pending[m.Partition] = m
-}
-
-func (o *offsets) take() []kafka.Message {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	msgs := make([]kafka.Message, 0, len(o.pending))
-	for p, m := range o.pending {
-		msgs = append(msgs, m)
-		delete(o.pending, p)
-	}
-	return msgs
-}
-
-// restore puts back messages whose commit failed, unless a later one became final meanwhile.
-func (o *offsets) restore(msgs []kafka.Message) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, m := range msgs {
-		if _, newer := o.pending[m.Partition]; !newer {
-			o.pending[m.Partition] = m
-		}
-	}
 }
 
 // Lag returns, per partition this consumer has handled, how many messages were behind the last
@@ -358,13 +427,22 @@ func (c *Consumer) Lag() map[int]int64 { return c.lag.snapshot() }
 type lag struct {
 	mu          sync.Mutex
 	byPartition map[int]int64
+	offset      map[int]int64 // the highest offset recorded, per partition
 }
 
 // record notes the lag behind m: a fetched message carries its partition's high watermark (the
 // offset the next message will get), so the messages after m number HighWaterMark - Offset - 1.
+// Patients finish in any order, so only the highest offset of a partition counts.
 func (l *lag) record(m kafka.Message) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.offset == nil {
+		l.offset = map[int]int64{}
+	}
+	if o, ok := l.offset[m.Partition]; ok && m.Offset < o {
+		return
+	}
+	l.offset[m.Partition] = m.Offset
 	l.byPartition[m.Partition] = max(m.HighWaterMark-m.Offset-1, 0)
 }
 
@@ -377,6 +455,3 @@ func (l *lag) snapshot() map[int]int64 {
 	}
 	return out
 }
-
-// errShutdown marks a message left without a final outcome because the consumer is stopping.
-var errShutdown = errors.New("abandoned at shutdown")

@@ -33,7 +33,10 @@ type fakeReader struct {
 	failCommits int
 	// holds makes the fetch after that many messages wait (up to 200ms) until that many
 	// commits have happened, to place a commit between two fetches.
-	holds   map[int]int
+	holds map[int]int
+	// until makes the fetch after that many messages wait (up to 2s) until the func holds, to
+	// keep two events of one patient from being fetched together and coalesced.
+	until   map[int]func() bool
 	fetched int
 }
 
@@ -50,6 +53,19 @@ func (r *fakeReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
 			r.mu.Unlock()
 			time.Sleep(time.Millisecond)
 			r.mu.Lock()
+		}
+	}
+	if cond, ok := r.until[r.fetched]; ok {
+		for deadline := time.Now().Add(2 * time.Second); ctx.Err() == nil && time.Now().Before(deadline); {
+			r.mu.Unlock()
+			done := cond()
+			if !done {
+				time.Sleep(time.Millisecond)
+			}
+			r.mu.Lock()
+			if done {
+				break
+			}
 		}
 	}
 	if len(r.msgs) > 0 {
@@ -155,6 +171,8 @@ func TestConsumerOutcomes(t *testing.T) {
 		wantCommit   map[int]int64
 		wantStats    Stats
 		stopWhenDone bool
+		// holds as in fakeReader: where a patient's events must not be coalesced
+		holds map[int]int
 	}{
 		{
 			name: "applied and stale events are committed per partition",
@@ -168,6 +186,7 @@ func TestConsumerOutcomes(t *testing.T) {
 			},
 			wantCommit: map[int]int64{0: 12, 1: 21},
 			wantStats:  Stats{Applied: 2, Stale: 1},
+			holds:      map[int]int{2: 1},
 		},
 		{
 			name: "a transient store error is retried in place, then committed",
@@ -181,6 +200,7 @@ func TestConsumerOutcomes(t *testing.T) {
 			},
 			wantCommit: map[int]int64{0: 7},
 			wantStats:  Stats{Applied: 2, Retries: 3},
+			holds:      map[int]int{1: 1},
 		},
 		{
 			name: "poison is dead-lettered with its decode error, then committed",
@@ -222,7 +242,7 @@ func TestConsumerOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &fakeReader{msgs: tt.msgs(t)}
+			r := &fakeReader{msgs: tt.msgs(t), holds: tt.holds}
 			w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
 			tt.setup(w, d)
 			c := New(quietLogger(), r, w, d, testConfig)
@@ -247,12 +267,14 @@ func TestConsumerStaleRedeliveryAfterRebalance(t *testing.T) {
 		// the stale queue: fetched before the rebalance, handed out after
 		eventMsg(t, 0, 9, event("1", 1)), eventMsg(t, 0, 10, event("1", 2)),
 		eventMsg(t, 0, 12, event("1", 4)),
-	}, holds: map[int]int{2: 1, 4: 2}} // a commit before the stale ones, and a chance of one after
+	}, holds: map[int]int{1: 1, 2: 2, 4: 3}} // offsets 10 and 11 apart, a commit before the stale ones, and a chance of one after
 	w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
 	w.EXPECT().Put(mock.Anything, event("1", 2)).Return(true, nil).Once()
 	w.EXPECT().Put(mock.Anything, event("1", 3)).Return(true, nil).Once()
-	w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, nil).Once()
-	w.EXPECT().Put(mock.Anything, event("1", 2)).Return(false, nil).Once()
+	// Events of the patient fetched together are coalesced: the newest is written, the others
+	// superseded. The redelivered pair is stale, or superseded.
+	w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, nil).Maybe()
+	w.EXPECT().Put(mock.Anything, event("1", 2)).Return(false, nil).Maybe()
 	w.EXPECT().Put(mock.Anything, event("1", 4)).Return(true, nil).Once()
 	c := New(quietLogger(), r, w, d, testConfig)
 
@@ -265,7 +287,10 @@ func TestConsumerStaleRedeliveryAfterRebalance(t *testing.T) {
 			prev = m.Offset + 1
 		}
 	}
-	assert.Equal(t, Stats{Applied: 3, Stale: 2}, func() Stats { s := c.Stats(); s.Commits = 0; return s }())
+	s := c.Stats()
+	assert.Equal(t, int64(3), s.Applied)
+	assert.Equal(t, int64(2), s.Stale+s.Superseded, "the redelivered pair")
+	assert.Zero(t, s.DeadLettered+s.Retries)
 }
 
 func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
@@ -286,17 +311,24 @@ func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
 			}
 			r := &fakeReader{msgs: msgs}
 			w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
+			// Offset 0 is applied alone (and committed) before the rest is fetched.
+			r.holds = map[int]int{1: 1}
 			w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
 			if tt.failWith != nil {
-				w.EXPECT().Put(mock.Anything, event("1", 2)).Return(false, tt.failWith)
+				// Offsets 1 and 2 are one patient's: whether they are written one by one or
+				// coalesced, the write of offset 1 or of the pair fails.
+				w.EXPECT().Put(mock.Anything, mock.MatchedBy(func(e profile.Event) bool { return e != event("1", 1) && e.PatientID == "1" })).Return(false, tt.failWith)
 			} else {
 				d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(errors.New("broker down"))
+				// The poison holds no patient back, only the commit.
+				w.EXPECT().Put(mock.Anything, event("1", 3)).Return(true, nil).Once()
 			}
 			w.EXPECT().Put(mock.Anything, event("2", 1)).Return(true, nil).Once()
 			c := New(quietLogger(), r, w, d, testConfig)
 
 			// Partition 1 is not held up by partition 0's failure; partition 0 stays at offset 1
-			// while its second message fails, however long that lasts.
+			// while its second message fails, however long that lasts, even where offset 2 is
+			// final.
 			err := runUntil(t, c, func() bool {
 				got := r.committed()
 				return got[0] == 1 && got[1] == 1 && c.Stats().Retries >= 20
@@ -332,7 +364,8 @@ func TestConsumerFetchErrors(t *testing.T) {
 
 func TestConsumerShutdown(t *testing.T) {
 	t.Run("an in-flight write completes and is committed", func(t *testing.T) {
-		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2))}}
+		// The second event is fetched once the first is in hand, so the two are not coalesced.
+		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2))}, holds: map[int]int{1: 1}}
 		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
 		started := make(chan struct{})
 		w.EXPECT().Put(mock.Anything, event("1", 1)).Run(func(ctx context.Context, _ profile.Event) {
@@ -381,7 +414,7 @@ func TestConsumerShutdown(t *testing.T) {
 	})
 
 	t.Run("a failed commit is retried at the next interval", func(t *testing.T) {
-		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2))}, failCommits: 2}
+		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("2", 1))}, failCommits: 2}
 		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
 		w.EXPECT().Put(mock.Anything, mock.Anything).Return(true, nil).Times(2)
 		c := New(quietLogger(), r, w, d, testConfig)

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,9 +86,13 @@ func TestConsumerCountsDeadLettersByReason(t *testing.T) {
 		eventMsg(t, 0, 3, event("1", 1)),
 	}}
 	w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-	var reasons []string
-	d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).RunAndReturn(func(_ context.Context, _ kafka.Message, err error) error {
-		reasons = append(reasons, err.Error())
+	// Poison is handled concurrently with the patients' events: the reasons come in any order.
+	var mu sync.Mutex
+	reasons := map[int64]string{}
+	d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).RunAndReturn(func(_ context.Context, m kafka.Message, err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		reasons[m.Offset] = err.Error()
 		return nil
 	}).Times(3)
 	// The far-future event was never written, so the next real update is applied.
@@ -97,6 +102,8 @@ func TestConsumerCountsDeadLettersByReason(t *testing.T) {
 	require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 4 }))
 	assert.Equal(t, map[string]int64{ReasonFuture: 1, ReasonKeyMismatch: 1, ReasonContract: 1, ReasonStoreRejected: 0}, c.DeadLetters())
 	assert.Equal(t, Stats{Applied: 1, DeadLettered: 3}, func() Stats { s := c.Stats(); s.Commits = 0; return s }())
+	mu.Lock()
+	defer mu.Unlock()
 	require.Len(t, reasons, 3)
 	assert.Contains(t, reasons[0], "ahead of the consumer's clock")
 	assert.Contains(t, reasons[1], `message key "3" is not the event's PatientId "2"`)

@@ -1,29 +1,69 @@
 package consumer
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"math/rand/v2"
-	"time"
-
-	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ankitamadan/patient-profile/internal/tracing"
+
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
-// handle brings one message to a final outcome: applied, stale (or duplicate), or
-// dead-lettered. Transient failures are retried in place, so the partition's later messages wait
-// behind this one and a patient's order is kept. It returns an error only if ctx is cancelled
-// first, in which case the message has no final outcome and must not be committed.
-func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
-	// The message may carry its producer's trace context (traceparent); if it does, this
-	// handling continues that trace, and the store write below it. Log lines made with ctx
-	// carry the trace id.
+// handle brings a batch of one patient's events to a final outcome. Only the newest by the
+// ordering rule needs a write: once it is applied, or judged stale, the stored profile is at
+// least as new as every other event of the batch, which are superseded. If the store rejects
+// the newest for good, it is dead-lettered and the next newest is tried, so the row still ends
+// at the newest event that can be applied. Transient failures are retried in place, so this
+// patient's later events wait behind the batch and their order is kept, while other patients
+// go on. It returns an error only if ctx is cancelled first, in which case what is not final
+// must not be committed.
+func (c *Consumer) handle(ctx context.Context, batch []*item) error {
+	events := batch[:0:0]
+	for _, it := range batch {
+		if it.err != nil {
+			if err := c.deadLetter(ctx, it.m, it.err); err != nil {
+				return err
+			}
+			c.final(it)
+			continue
+		}
+		events = append(events, it)
+	}
+	// Newest first; among equals (duplicates), the first fetched.
+	slices.SortStableFunc(events, func(a, b *item) int { return profile.Compare(b.e, a.e) })
+	for i, it := range events {
+		done, err := c.apply(ctx, it, len(events)-i-1)
+		if err != nil {
+			return err
+		}
+		if !done {
+			continue // dead-lettered: the next newest is tried
+		}
+		for _, older := range events[i+1:] {
+			c.superseded.Add(1)
+			c.final(older)
+		}
+		return nil
+	}
+	return nil
+}
+
+// apply writes it, the newest of its batch, continuing the trace its producer started (the
+// message's traceparent, if any), so that the store write is a descendant of the POST and log
+// lines made with ctx carry the trace id. It reports whether the row is now at least as new as
+// it (applied or stale), and false if it was dead-lettered instead.
+func (c *Consumer) apply(ctx context.Context, it *item, superseding int) (bool, error) {
+	m := it.m
 	ctx, span := tracing.Tracer().Start(tracing.Extract(ctx, m.Headers), m.Topic+" process",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 			attribute.String("messaging.system", "kafka"),
@@ -31,26 +71,27 @@ func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
 			attribute.String("messaging.destination.name", m.Topic),
 			attribute.Int("messaging.destination.partition.id", m.Partition),
 			attribute.Int64("messaging.kafka.offset", m.Offset),
+			attribute.String("messaging.message.id", it.e.EventID),
+			attribute.Int("superseding", superseding),
 		))
 	defer span.End()
-	e, err := decodeMessage(m, time.Now(), c.cfg.MaxClockSkew)
-	if err != nil {
-		span.SetAttributes(attribute.String("outcome", "dead_lettered"))
-		return c.deadLetter(ctx, m, err)
-	}
-	span.SetAttributes(attribute.String("messaging.message.id", e.EventID))
 	var applied bool
-	err = c.retry(ctx, m, "put", c.cfg.Permanent, func(ctx context.Context) error {
+	err := c.retry(ctx, m, "put", c.cfg.Permanent, func(ctx context.Context) error {
 		var err error
-		applied, err = c.store.Put(ctx, e)
+		applied, err = c.store.Put(ctx, it.e)
 		return err
 	})
 	switch {
-	case errors.Is(err, errShutdown):
-		span.SetStatus(codes.Error, "abandoned at shutdown")
-		return err
+	case err != nil && c.cfg.Permanent(err):
+		span.SetAttributes(attribute.String("outcome", "dead_lettered"))
+		if err := c.deadLetter(ctx, m, err); err != nil {
+			return false, err
+		}
+		c.final(it)
+		return false, nil
 	case err != nil:
-		return c.deadLetter(ctx, m, err)
+		span.SetStatus(codes.Error, "abandoned at shutdown")
+		return false, err
 	case applied:
 		c.applied.Add(1)
 		span.SetAttributes(attribute.String("outcome", "applied"))
@@ -58,9 +99,13 @@ func (c *Consumer) handle(ctx context.Context, m kafka.Message) error {
 		c.stale.Add(1)
 		span.SetAttributes(attribute.String("outcome", "stale"))
 	}
-	c.logger.DebugContext(ctx, "handled", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
-		slog.String("patient_id", e.PatientID), slog.String("event_id", e.EventID), slog.Bool("applied", applied))
-	return nil
+	c.final(it)
+	if c.logger.Enabled(ctx, slog.LevelDebug) { // the attributes cost allocations on every event
+		c.logger.DebugContext(ctx, "handled", slog.String("topic", it.m.Topic), slog.Int("partition", it.m.Partition), slog.Int64("offset", it.m.Offset),
+			slog.String("patient_id", it.e.PatientID), slog.String("event_id", it.e.EventID), slog.Bool("applied", applied),
+			slog.Int("superseded", superseding))
+	}
+	return true, nil
 }
 
 // deadLetter parks m with the reason. The publish is retried until it succeeds: if it failed and
@@ -77,7 +122,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 	return nil
 }
 
-// never is the permanence filter of a dead-letter publish: giving up on one would lose the
+// never is the dead-letter publish's notion of a permanent error: giving up on it would lose the
 // event.
 func never(error) bool { return false }
 
@@ -94,9 +139,9 @@ func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, perman
 		}
 		if attempt == 0 {
 			// Cleared however this ends: success, a permanent failure, or shutdown.
-			defer c.health.setFailing(m.Partition, nil)
+			defer c.health.setFailing(m, nil)
 		}
-		c.health.setFailing(m.Partition, fmt.Errorf("%s: %w", op, err))
+		c.health.setFailing(m, fmt.Errorf("%s: %w", op, err))
 		c.retries.Add(1)
 		wait := backoff(attempt, c.cfg.MaxBackoff)
 		c.logAttempt(ctx, attempt+1, op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),

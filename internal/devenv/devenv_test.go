@@ -33,7 +33,7 @@ func TestDynaliteSurvivesAClientGoingAwayMidRequest(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client, err := store.NewClient(ctx, d.Endpoint(), "")
+	client, err := store.NewClient(ctx, d.Endpoint(), "", 1)
 	require.NoError(t, err)
 	if err := store.CreateTable(ctx, client, "still-serving"); !errors.Is(err, store.ErrNoTTL) {
 		assert.NoError(t, err, "dynalite died")

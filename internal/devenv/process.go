@@ -53,6 +53,9 @@ func Start(name, bin string, env []string, logs io.Writer) (*Process, error) {
 	return p, nil
 }
 
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Signal sends sig.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 

@@ -84,7 +84,7 @@ func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, erro
 		s.Kafka.Close()
 		return nil, err
 	}
-	client, err := store.NewClient(ctx, s.Dynalite.Endpoint(), "")
+	client, err := store.NewClient(ctx, s.Dynalite.Endpoint(), "", 16)
 	if err == nil {
 		// dynalite has no TTL; tombstones then stay, which changes nothing a reader sees.
 		if err = store.CreateTable(ctx, client, s.Table); errors.Is(err, store.ErrNoTTL) {

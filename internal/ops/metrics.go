@@ -68,13 +68,15 @@ func RegisterConsumer(reg prometheus.Registerer, current func() *consumer.Consum
 		return consumer.Stats{}
 	}
 	for outcome, count := range map[string]func(consumer.Stats) int64{
-		"applied":       func(s consumer.Stats) int64 { return s.Applied },
-		"stale":         func(s consumer.Stats) int64 { return s.Stale },
-		"dead_lettered": func(s consumer.Stats) int64 { return s.DeadLettered },
+		"applied":         func(s consumer.Stats) int64 { return s.Applied },
+		"stale":           func(s consumer.Stats) int64 { return s.Stale },
+		"superseded":      func(s consumer.Stats) int64 { return s.Superseded },
+		"dead_lettered":   func(s consumer.Stats) int64 { return s.DeadLettered },
+		"kafka_tombstone": func(s consumer.Stats) int64 { return s.KafkaTombstones },
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "patient_profile_consumer_events_total",
-			Help:        "Events brought to a final outcome: applied to the table, stale or duplicate (a no-op), or dead-lettered.",
+			Help:        "Messages brought to a final outcome: applied to the table, stale or duplicate (a no-op), superseded by a newer event of the same patient waiting with it (never written), dead-lettered, or a Kafka tombstone (a null value, committed as it is).",
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 		}, func() float64 { return float64(count(stats())) }))
 	}

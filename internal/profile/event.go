@@ -32,7 +32,7 @@ type Event struct {
 	Deleted bool
 }
 
-// wireEvent is Event as MarshalJSON writes it. Decode does not use it: encoding/json matches names
+// wireEvent is Event as MarshalJSON writes it (by hand, in AppendJSON; the tests compare the two). Decode does not use it: encoding/json matches names
 // case-insensitively and lets a repeated name win silently, and the contract allows neither.
 type wireEvent struct {
 	EventID    string `json:"EventId"`
@@ -44,7 +44,7 @@ type wireEvent struct {
 	UpdatedAt  string `json:"UpdatedAt"`
 }
 
-// wireDeletion is the deletion form: the stamp is DeletedAt, and there is no UpdatedAt and no
+// wireDeletion is the deletion form, as AppendJSON writes it: the stamp is DeletedAt, and there is no UpdatedAt and no
 // profile field. A consumer that predates it finds no UpdatedAt and dead-letters it, as every
 // version of this one does, instead of applying it as an update with empty fields.
 type wireDeletion struct {
@@ -55,18 +55,7 @@ type wireDeletion struct {
 
 // MarshalJSON writes the contract form, with the stamp in UTC at nanosecond precision.
 func (e Event) MarshalJSON() ([]byte, error) {
-	if e.Deleted {
-		return json.Marshal(wireDeletion{EventID: e.EventID, PatientID: e.PatientID, DeletedAt: e.UpdatedAt.UTC().Format(time.RFC3339Nano)})
-	}
-	return json.Marshal(wireEvent{
-		EventID:    e.EventID,
-		PatientID:  e.PatientID,
-		FirstName:  e.FirstName,
-		LastName:   e.LastName,
-		IsPregnant: e.IsPregnant,
-		Sex:        e.Sex,
-		UpdatedAt:  e.UpdatedAt.UTC().Format(time.RFC3339Nano),
-	})
+	return e.AppendJSON(make([]byte, 0, 192)), nil
 }
 
 // Decode parses and validates a message value. Any error means the message can never be applied,

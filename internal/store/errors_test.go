@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 
@@ -30,6 +31,23 @@ func TestRejected(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, refusedForWhatItIs(tt.err))
+		})
+	}
+}
+
+func TestIsRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"rejected, wrapped", fmt.Errorf("put profile 1: %w: %w", ErrRejected, &smithy.GenericAPIError{Code: "ValidationException"}), true},
+		{"transient", fmt.Errorf("put profile 1: %w", &smithy.GenericAPIError{Code: "ThrottlingException"}), false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, IsRejected(tt.err))
 		})
 	}
 }

@@ -7,11 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -76,13 +79,15 @@ func New(client *dynamodb.Client, table string, tombstoneTTL time.Duration) *Tab
 // NewClient builds a DynamoDB client. With endpoint set it talks to that URL (dynalite,
 // LocalStack) with static dummy credentials, so it never probes for real ones, and in us-east-1
 // unless region says otherwise; with endpoint empty it uses the AWS default credential chain and
-// region (region, if set, overrides the latter), for real DynamoDB.
+// region (region, if set, overrides the latter), for real DynamoDB. conns is how many calls the
+// caller keeps in flight at once.
 //
 // The SDK's own retries are off: the consumer retries in place with its own backoff, and one
 // policy is easier to reason about than two stacked ones.
-func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, error) {
+func NewClient(ctx context.Context, endpoint, region string, conns int) (*dynamodb.Client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+		awsconfig.WithHTTPClient(newHTTPClient(conns)),
 	}
 	if region != "" {
 		opts = append(opts, awsconfig.WithRegion(region))
@@ -102,6 +107,27 @@ func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, 
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	}), nil
+}
+
+// newHTTPClient keeps a kept-alive connection for each call in flight. The SDK's default keeps
+// 10 idle connections per host, so with more calls than that in flight every call beyond the
+// tenth opens a connection and closes it afterwards: a TCP (and on AWS a TLS) handshake per
+// write. Each call is bounded by its context (DDB_TIMEOUT); the dial and the TLS handshake get
+// bounds of their own so that a black-holed endpoint fails fast and is retried.
+func newHTTPClient(conns int) *awshttp.BuildableClient {
+	conns = max(conns, awshttp.DefaultHTTPTransportMaxIdleConnsPerHost)
+	return awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) {
+			d.Timeout = 3 * time.Second
+			d.KeepAlive = 30 * time.Second
+		}).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConns = conns
+			tr.MaxIdleConnsPerHost = conns
+			tr.IdleConnTimeout = 90 * time.Second
+			tr.TLSHandshakeTimeout = 3 * time.Second
+			tr.DisableKeepAlives = false
+		})
 }
 
 // Put writes e if it is newer than the stored profile under the ordering rule. It reports

@@ -66,7 +66,7 @@ func Table(t testing.TB, d *devenv.Dynalite, table string) *dynamodb.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	client, err := store.NewClient(ctx, d.Endpoint(), "")
+	client, err := store.NewClient(ctx, d.Endpoint(), "", 16)
 	if err != nil {
 		t.Fatal(err)
 	}

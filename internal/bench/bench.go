@@ -1,0 +1,433 @@
+// Package bench is `make bench`: it runs the real binaries on the embedded stack and measures
+// the consumer, the producer and the path between them, each against baselines measured in the
+// same run, because absolute numbers drift on a shared machine and ratios hold better.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/store"
+)
+
+// Config sizes a run.
+type Config struct {
+	// Events is the size of each consumer workload.
+	Events int
+	// Delay is added to every store call in the delayed workloads.
+	Delay time.Duration
+	// InFlight is the consumer's MAX_IN_FLIGHT and the store ceiling's goroutines.
+	InFlight int
+	// Conns is the HTTP load's connections; Duration how long each producer is loaded.
+	Conns    int
+	Duration time.Duration
+	// ProducerOnly skips the consumer's workloads, the end-to-end measures and the drain.
+	ProducerOnly bool
+	// Drain is the size of the memory drain (0 skips it), in bursts of DrainBurst per patient.
+	Drain, DrainBurst int
+	// Self is this executable, run with -serve for the baseline producers.
+	Self string
+	// BinDir receives the built binaries.
+	BinDir   string
+	Logs     io.Writer
+	Progress io.Writer
+}
+
+// Row is one line of the table.
+type Row struct {
+	Measure, Result, Ratio, Target string
+	// Met is "yes", "no", or "" where there is no target.
+	Met string
+}
+
+// Bar is one pair in the chart: a consumer rate and the store ceiling it is measured against.
+type Bar struct {
+	Label            string
+	Rate, Ceiling    float64
+	NaiveRate        float64
+	RateIsEventsOnly bool
+}
+
+// Result is a run's table and chart.
+type Result struct {
+	Machine string
+	Rows    []Row
+	Bars    []Bar
+}
+
+type runner struct {
+	cfg   Config
+	stack *devenv.Stack
+	rows  []Row
+	seq   int
+	// producerMax and consumerMax are the producer's closed-loop rate and the consumer's rate on
+	// distinct patients on loopback, for the end-to-end rates.
+	producerMax, consumerMax float64
+}
+
+func (r *runner) progress(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Progress, "bench: "+format+"\n", args...)
+}
+
+func (r *runner) add(row Row) {
+	r.rows = append(r.rows, row)
+	r.progress("%s: %s %s", row.Measure, row.Result, row.Ratio)
+}
+
+// Run builds the binaries, starts the stack and measures everything.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	res := Result{Machine: machine()}
+	r := &runner{cfg: cfg}
+	r.progress("building the binaries")
+	if err := devenv.Build(ctx, cfg.BinDir, false, "./cmd/consumer", "./cmd/producer"); err != nil {
+		return res, err
+	}
+	opts, err := devenv.Ephemeral()
+	if err != nil {
+		return res, err
+	}
+	stack, err := devenv.StartStack(ctx, cfg.Logs, opts)
+	if err != nil {
+		return res, err
+	}
+	defer stack.Close()
+	r.stack = stack
+	proxy, err := StartDelayProxy(stack.Dynalite.Endpoint(), cfg.Delay)
+	if err != nil {
+		return res, err
+	}
+	defer proxy.Close()
+
+	// The consumer against the store ceiling and the naive consumer, per endpoint.
+	endpoints := []struct{ name, url string }{
+		{"loopback", stack.Dynalite.Endpoint()},
+		{fmt.Sprintf("store +%s", cfg.Delay), proxy.Endpoint()},
+	}
+	if cfg.ProducerOnly {
+		endpoints = nil
+	}
+	for _, ep := range endpoints {
+		table, err := r.table(ctx, ep.url)
+		if err != nil {
+			return res, err
+		}
+		// The first run warms dynalite and the connections up. The ceiling is then measured
+		// before and after the consumer's workloads on this endpoint, and averaged: the table
+		// grows, and the machine's other load drifts, during the run.
+		if _, err := r.storeCeiling(ctx, table, min(r.cfg.Events, 2000)); err != nil {
+			return res, err
+		}
+		before, err := r.storeCeiling(ctx, table, r.cfg.Events)
+		if err != nil {
+			return res, err
+		}
+		ceilingRow := len(r.rows)
+		r.rows = append(r.rows, Row{})
+		naive, err := r.naiveConsumer(ctx, table)
+		if err != nil {
+			return res, err
+		}
+		var rates []float64
+		for _, burst := range []int{1, 10} {
+			rate, _, err := r.consumerDrain(ctx, ep.url, cfg.Events, burst)
+			if err != nil {
+				return res, err
+			}
+			rates = append(rates, rate)
+		}
+		after, err := r.storeCeiling(ctx, table, r.cfg.Events)
+		if err != nil {
+			return res, err
+		}
+		ceiling := (before + after) / 2
+		r.rows[ceilingRow] = Row{Measure: fmt.Sprintf("store ceiling, %s: %d goroutines, conditional PutItem", ep.name, cfg.InFlight),
+			Result: fmt.Sprintf("%s writes/s (%s before the consumer, %s after)", num(ceiling), num(before), num(after)), Ratio: "1.00x (baseline)"}
+		r.add(Row{Measure: fmt.Sprintf("naive consumer (fetch, put, commit), distinct patients, %s", ep.name),
+			Result: fmt.Sprintf("%s events/s", num(naive)), Ratio: ratio(naive, ceiling, "store ceiling")})
+		for i, burst := range []int{1, 10} {
+			rate := rates[i]
+			target, want := "≥ 0.9x store ceiling", 0.9
+			what := "distinct patients"
+			if burst > 1 {
+				target, want = "≥ 3x store ceiling", 3.0
+				what = fmt.Sprintf("bursts of %d per patient", burst)
+			}
+			r.add(Row{Measure: fmt.Sprintf("consumer, %s, %s", what, ep.name),
+				Result: fmt.Sprintf("%s events/s", num(rate)),
+				Ratio:  ratio(rate, ceiling, "store ceiling") + "; " + ratio(rate, naive, "naive consumer"),
+				Target: target, Met: met(rate/ceiling >= want)})
+			if burst == 1 && ep.url == stack.Dynalite.Endpoint() {
+				r.consumerMax = rate
+			}
+			res.Bars = append(res.Bars, Bar{Label: fmt.Sprintf("%s, %s", what, ep.name), Rate: rate, Ceiling: ceiling, NaiveRate: naive})
+		}
+	}
+
+	if err := r.producers(ctx); err != nil {
+		return res, err
+	}
+	if cfg.ProducerOnly {
+		res.Rows = r.rows
+		return res, nil
+	}
+	if err := r.endToEnd(ctx, r.producerMax/2, "half the producer's max"); err != nil {
+		return res, err
+	}
+	// At half the producer's max the consumer may be the bottleneck; at half its own rate the
+	// measure is the path's latency rather than a growing backlog.
+	if err := r.endToEnd(ctx, r.consumerMax/2, "half the consumer's rate on distinct patients"); err != nil {
+		return res, err
+	}
+
+	if cfg.Drain > 0 {
+		_, rss, err := r.consumerDrain(ctx, stack.Dynalite.Endpoint(), cfg.Drain, cfg.DrainBurst)
+		if err != nil {
+			return res, err
+		}
+		r.add(Row{Measure: fmt.Sprintf("consumer peak RSS (VmHWM), draining %s events in bursts of %d", num(float64(cfg.Drain)), cfg.DrainBurst),
+			Result: fmt.Sprintf("%.0f MB", float64(rss)/(1<<20)), Target: "≤ 150 MB", Met: met(rss <= 150<<20)})
+	}
+	res.Rows = r.rows
+	return res, nil
+}
+
+func (r *runner) table(ctx context.Context, endpoint string) (*store.Table, error) {
+	client, err := store.NewClient(ctx, endpoint, "", r.cfg.InFlight)
+	if err != nil {
+		return nil, err
+	}
+	return store.New(client, r.stack.Table, 0), nil
+}
+
+// storeCeiling is InFlight goroutines writing n new patients with the consumer's own
+// conditional PutItem, as fast as the store takes them.
+func (r *runner) storeCeiling(ctx context.Context, t *store.Table, n int) (float64, error) {
+	r.seq++
+	prefix := fmt.Sprintf("ceiling%d", r.seq)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	errc := make(chan error, r.cfg.InFlight)
+	start := time.Now()
+	for range r.cfg.InFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if _, err := t.Put(ctx, event(prefix, i, 0)); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return 0, fmt.Errorf("store ceiling: %w", err)
+	default:
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func (r *runner) naiveConsumer(ctx context.Context, t *store.Table) (float64, error) {
+	topic, err := r.topic(ctx, "naive")
+	if err != nil {
+		return 0, err
+	}
+	// It is slow: measure it over a few seconds rather than over the whole workload.
+	n := min(r.cfg.Events, 5000)
+	if err := r.publish(ctx, topic, n, 1); err != nil {
+		return 0, err
+	}
+	return naiveConsumer(ctx, r.stack.Brokers, topic+".group", topic, t, n, 5*time.Second)
+}
+
+// consumerDrain publishes n events in bursts of burst per patient, then runs the consumer binary
+// against endpoint until it has committed them all. It returns the rate over the drain (from the
+// first commit to the last, so the group join is not counted) and the consumer's peak RSS.
+func (r *runner) consumerDrain(ctx context.Context, endpoint string, n, burst int) (float64, int64, error) {
+	topic, err := r.topic(ctx, "drain")
+	if err != nil {
+		return 0, 0, err
+	}
+	if n >= 100000 {
+		r.progress("publishing %d events", n)
+	}
+	if err := r.publish(ctx, topic, n, burst); err != nil {
+		return 0, 0, err
+	}
+	group := topic + ".group"
+	port, err := devenv.FreePort()
+	if err != nil {
+		return 0, 0, err
+	}
+	p, err := devenv.Start("consumer", r.cfg.BinDir+"/consumer", r.stack.ConsumerEnv(port,
+		"TOPIC_NAME="+topic, "CONSUMER_GROUP="+group, "DDB_HOST="+endpoint, "COMMIT_INTERVAL=100ms", "LOG_LEVEL=warn",
+		"MAX_IN_FLIGHT="+strconv.Itoa(r.cfg.InFlight)), r.cfg.Logs)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.Kill()
+	var t0 time.Time
+	var c0 int64
+	for {
+		if p.Exited() {
+			return 0, 0, errors.New("the consumer exited during the drain")
+		}
+		committed, end, err := devenv.GroupOffsets(ctx, r.stack.Brokers, group, topic)
+		now := time.Now()
+		if err == nil && committed > 0 && t0.IsZero() {
+			t0, c0 = now, committed
+		}
+		if err == nil && committed == end && end > 0 {
+			rss, err := peakRSS(p.Pid())
+			if err != nil {
+				return 0, 0, err
+			}
+			if now.Equal(t0) {
+				return 0, rss, errors.New("the drain finished before a first progress was seen: use more events")
+			}
+			return float64(end-c0) / now.Sub(t0).Seconds(), rss, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// topic creates a fresh topic with 6 partitions, as the stack's.
+func (r *runner) topic(ctx context.Context, name string) (string, error) {
+	r.seq++
+	topic := fmt.Sprintf("bench.%s.%d", name, r.seq)
+	client := &kafka.Client{Addr: kafka.TCP(r.stack.Brokers...), Timeout: 10 * time.Second}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 6, ReplicationFactor: 1}}})
+	if err != nil {
+		return "", fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		return "", fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return topic, nil
+}
+
+// publish writes n events, burst per patient back to back, in big batches.
+func (r *runner) publish(ctx context.Context, topic string, n, burst int) error {
+	w := &kafka.Writer{Addr: kafka.TCP(r.stack.Brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireOne, BatchSize: 5000, BatchBytes: 900 << 10, BatchTimeout: 5 * time.Millisecond}
+	defer w.Close()
+	const chunk = 30000
+	msgs := make([]kafka.Message, 0, chunk)
+	for i := range n {
+		e := event(topic, i/burst, i%burst)
+		v, err := e.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(e.PatientID), Value: v})
+		if len(msgs) == chunk || i == n-1 {
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				var errs kafka.WriteErrors
+				if errors.As(err, &errs) {
+					// It lists every message's error: keep the count and the first.
+					err = fmt.Errorf("%d of %d messages failed, the first with: %w", errs.Count(), len(msgs), errors.Join(firstError(errs)))
+				}
+				return fmt.Errorf("publish to %s: %w", topic, err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	return nil
+}
+
+func firstError(errs kafka.WriteErrors) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var epoch = time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
+
+// event is patient's version-th event.
+func event(prefix string, patient, version int) profile.Event {
+	id := prefix + "-" + strconv.Itoa(patient)
+	return profile.Event{EventID: fmt.Sprintf("%s-%04d", id, version), PatientID: id, FirstName: "John", LastName: "Doe", Sex: "Female",
+		UpdatedAt: epoch.Add(time.Duration(version) * time.Millisecond)}
+}
+
+// peakRSS is the process's VmHWM.
+func peakRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = ", load average " + strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return fmt.Sprintf("%s, %d CPUs, %s, %s/%s%s", model, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+}
+
+func num(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func ratio(v, base float64, name string) string {
+	if base == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx %s", v/base, name)
+}
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
