@@ -63,6 +63,11 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "readyz", method: http.MethodGet, path: "/readyz", wantStatus: 200},
 		{name: "metrics", method: http.MethodGet, path: "/metrics", wantStatus: 200},
 		{name: "the spec", method: http.MethodGet, path: "/openapi.yaml", wantStatus: 200},
+		{name: "a deletion", method: http.MethodDelete, path: "/patientprofile/a.B-9", wantStatus: 202},
+		{name: "a deletion, broker down", method: http.MethodDelete, path: "/patientprofile/1", pub: &fakePublisher{err: io.ErrUnexpectedEOF}, wantStatus: 503},
+		{name: "a deletion without the token", method: http.MethodDelete, path: "/patientprofile/1", auth: "-", wantStatus: 401},
+		{name: "a deletion with the token", method: http.MethodDelete, path: "/patientprofile/1", auth: token, wantStatus: 202},
+		{name: "a deletion of a bad id", method: http.MethodDelete, path: "/patientprofile/..%2Fetc", wantStatus: 400, specRejects: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

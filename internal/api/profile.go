@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/go-chi/chi/v5"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -59,10 +61,43 @@ type profileResponse struct {
 	UpdatedAt string `json:"UpdatedAt"`
 }
 
-// handlePostProfile publishes a valid request as an event. inFlight bounds the publishes waiting
-// for the broker: when it is full the request is answered 503 at once, so a slow broker cannot
-// pile up an unbounded queue of waiting requests (and goroutines, and memory).
-func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTimeout time.Duration, inFlight chan struct{}) http.Handler {
+// publishing is what the write routes share: one stamp, and a bound on the publishes waiting
+// for the broker. When the bound is reached a request is answered 503 at once, so a slow broker
+// cannot pile up an unbounded queue of waiting requests (and goroutines, and memory).
+type publishing struct {
+	logger   *slog.Logger
+	pub      publisher
+	stamper  *stamper
+	timeout  time.Duration
+	inFlight chan struct{}
+}
+
+// publish stamps e and publishes it, answering the error itself; it reports whether e was
+// published, stamped.
+func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.Event) bool {
+	select {
+	case p.inFlight <- struct{}{}:
+		defer func() { <-p.inFlight }()
+	default:
+		writeError(w, r, errorf(kindOverloaded, "%d requests are already waiting for the broker; retry later", cap(p.inFlight)))
+		return false
+	}
+	e.UpdatedAt, e.EventID = p.stamper.stamp()
+	// The request's own context would let a client that hangs up abandon a publish half-way;
+	// the timeout alone decides, so the answer (had it been read) is always true.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.timeout)
+	defer cancel()
+	if err := p.pub.Publish(ctx, *e); err != nil {
+		p.logger.LogAttrs(r.Context(), slog.LevelError, "publish failed", slog.String("request_id", ops.RequestID(r.Context())),
+			slog.String("event_id", e.EventID), slog.String("patient_id", e.PatientID), slog.Bool("deletion", e.Deleted), slog.String("error", err.Error()))
+		writeError(w, r, errorf(kindUnavailable, "the broker did not acknowledge the event within %s; it may or may not have been written, so retry: a retry is a new, newer event", p.timeout))
+		return false
+	}
+	return true
+}
+
+// handlePostProfile publishes a valid request as an update event.
+func handlePostProfile(p *publishing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 			writeError(w, r, err)
@@ -83,38 +118,46 @@ func handlePostProfile(logger *slog.Logger, pub publisher, s *stamper, publishTi
 			writeError(w, r, err)
 			return
 		}
-
-		select {
-		case inFlight <- struct{}{}:
-			defer func() { <-inFlight }()
-		default:
-			writeError(w, r, errorf(kindOverloaded, "%d requests are already waiting for the broker; retry later", cap(inFlight)))
-			return
-		}
-		updatedAt, eventID := s.stamp()
-		e := profile.Event{
-			EventID:    eventID,
-			PatientID:  req.PatientID,
-			FirstName:  req.FirstName,
-			LastName:   req.LastName,
-			IsPregnant: req.IsPregnant,
-			Sex:        req.Sex,
-			UpdatedAt:  updatedAt,
-		}
-		// The request's own context would let a client that hangs up abandon a publish
-		// half-way; the timeout alone decides, so the answer (had it been read) is always true.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), publishTimeout)
-		defer cancel()
-		if err := pub.Publish(ctx, e); err != nil {
-			logger.LogAttrs(r.Context(), slog.LevelError, "publish failed", slog.String("request_id", ops.RequestID(r.Context())),
-				slog.String("event_id", e.EventID), slog.String("patient_id", e.PatientID), slog.String("error", err.Error()))
-			writeError(w, r, errorf(kindUnavailable, "the broker did not acknowledge the event within %s; it may or may not have been written, so retry: a retry is a new, newer event", publishTimeout))
+		e := profile.Event{PatientID: req.PatientID, FirstName: req.FirstName, LastName: req.LastName, IsPregnant: req.IsPregnant, Sex: req.Sex}
+		if !p.publish(w, r, &e) {
 			return
 		}
 		encode(w, http.StatusCreated, profileResponse{
 			EventID:   e.EventID,
 			PatientID: e.PatientID,
 			UpdatedAt: e.UpdatedAt.Format(time.RFC3339Nano),
+		})
+	})
+}
+
+// deletionResponse is the 202 body: the deletion's stamp.
+type deletionResponse struct {
+	EventID   string `json:"EventId"`
+	PatientID string `json:"PatientId"`
+	DeletedAt string `json:"DeletedAt"`
+}
+
+// handleDeleteProfile publishes a deletion of the patient in the path: the replica keeps only a
+// tombstone, which no older event can overwrite. 202: the erasure is accepted and published,
+// and the consumer applies it asynchronously. Deleting a patient never seen is not an error (the
+// producer does not know the replica): the tombstone also stops a late update.
+func handleDeleteProfile(p *publishing) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "PatientId")
+		if !validPatientID.MatchString(id) {
+			e := errorf(kindInvalid, "the patient id in the path is invalid")
+			e.fields = []fieldError{fieldProblem("PatientId", "must be 1 to 64 characters, each a letter A-Z or a-z, a digit, '-' or '.'")}
+			writeError(w, r, e)
+			return
+		}
+		e := profile.Event{PatientID: id, Deleted: true}
+		if !p.publish(w, r, &e) {
+			return
+		}
+		encode(w, http.StatusAccepted, deletionResponse{
+			EventID:   e.EventID,
+			PatientID: e.PatientID,
+			DeletedAt: e.UpdatedAt.Format(time.RFC3339Nano),
 		})
 	})
 }

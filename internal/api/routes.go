@@ -1,4 +1,5 @@
-// Package api is the Profile service's HTTP API: POST /patientprofile, and its OpenAPI document.
+// Package api is the Profile service's HTTP API: POST /patientprofile, DELETE
+// /patientprofile/{PatientId}, and its OpenAPI document.
 // Every route is in this file; the operational routes (health, readiness, metrics) and what
 // every request gets (an id, a span, a log line) are package ops's, which mounts these.
 package api
@@ -37,8 +38,13 @@ func NewHandler(logger *slog.Logger, pub publisher, cfg Config, reg prometheus.R
 	r := chi.NewRouter()
 	r.NotFound(handleNotFound())
 	r.MethodNotAllowed(handleMethodNotAllowed(r))
-	r.With(requireToken(cfg.Tokens)).Method(http.MethodPost, "/patientprofile",
-		handlePostProfile(logger, measurePublishes(pub, reg), newStamper(time.Now), cfg.PublishTimeout, make(chan struct{}, max(cfg.MaxInFlightPublishes, 1))))
+	p := &publishing{logger: logger, pub: measurePublishes(pub, reg), stamper: newStamper(time.Now), timeout: cfg.PublishTimeout,
+		inFlight: make(chan struct{}, max(cfg.MaxInFlightPublishes, 1))}
+	r.Group(func(r chi.Router) {
+		r.Use(requireToken(cfg.Tokens))
+		r.Method(http.MethodPost, "/patientprofile", handlePostProfile(p))
+		r.Method(http.MethodDelete, "/patientprofile/{PatientId}", handleDeleteProfile(p))
+	})
 	r.Method(http.MethodGet, "/openapi.yaml", handleOpenAPI())
 	return r
 }

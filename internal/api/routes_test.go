@@ -296,7 +296,8 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 		wantAllow    string
 	}{
 		{http.MethodGet, "/nothing", http.StatusNotFound, ""},
-		{http.MethodPost, "/patientprofile/1", http.StatusNotFound, ""},
+		{http.MethodPost, "/patientprofile/1", http.StatusMethodNotAllowed, "DELETE"},
+		{http.MethodGet, "/patientprofile/1/x", http.StatusNotFound, ""},
 		{http.MethodGet, "/patientprofile", http.StatusMethodNotAllowed, "POST"},
 		{http.MethodDelete, "/patientprofile", http.StatusMethodNotAllowed, "POST"},
 		{http.MethodPost, "/healthz", http.StatusMethodNotAllowed, "GET, HEAD"},
@@ -478,4 +479,52 @@ func TestPanicIsAProblem(t *testing.T) {
 	assert.NotContains(t, got.Detail, "boom", "the cause is for the log, not the client")
 	// The slot is given back: the next request is not shed.
 	assert.Equal(t, http.StatusInternalServerError, post(t, h, `{"PatientId":"1"}`).Code)
+}
+
+func TestDeleteProfile(t *testing.T) {
+	const token = "0123456789abcdef-token"
+	tests := []struct {
+		name          string
+		path          string
+		tokens        []string
+		authorization string
+		pub           *fakePublisher
+		wantStatus    int
+	}{
+		{"erased", "/patientprofile/a.B-9", nil, "", &fakePublisher{}, http.StatusAccepted},
+		{"with the token", "/patientprofile/1", []string{token}, "Bearer " + token, &fakePublisher{}, http.StatusAccepted},
+		{"without the token", "/patientprofile/1", []string{token}, "", &fakePublisher{}, http.StatusUnauthorized},
+		{"an id outside FHIR's rule", "/patientprofile/a_b", nil, "", &fakePublisher{}, http.StatusBadRequest},
+		{"an id too long", "/patientprofile/" + strings.Repeat("x", 65), nil, "", &fakePublisher{}, http.StatusBadRequest},
+		{"the broker down", "/patientprofile/1", nil, "", &fakePublisher{err: errors.New("down")}, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), tt.pub, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1, Tokens: tt.tokens})
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodDelete, tt.path, nil)
+			if tt.authorization != "" {
+				req.Header.Set("Authorization", tt.authorization)
+			}
+			before := time.Now().UTC()
+			h.ServeHTTP(rec, req)
+
+			require.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
+			if tt.wantStatus != http.StatusAccepted {
+				requireProblem(t, rec, tt.wantStatus)
+				assert.Empty(t, tt.pub.events, "nothing is published")
+				return
+			}
+			require.Len(t, tt.pub.events, 1)
+			got := tt.pub.events[0]
+			assert.True(t, got.Deleted)
+			assert.Equal(t, strings.TrimPrefix(tt.path, "/patientprofile/"), got.PatientID)
+			assert.Empty(t, got.FirstName+got.LastName+got.Sex)
+			assert.False(t, got.UpdatedAt.Before(before), "stamped like an update")
+			assert.NotEmpty(t, got.EventID)
+			var resp map[string]string
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+			assert.Equal(t, map[string]string{"EventId": got.EventID, "PatientId": got.PatientID, "DeletedAt": got.UpdatedAt.Format(time.RFC3339Nano)}, resp)
+		})
+	}
 }

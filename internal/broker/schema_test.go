@@ -131,6 +131,10 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 		{"UpdatedAt without an offset", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00"}`, false},
 		{"IsPregnant a string", `{"PatientId":"42","IsPregnant":"yes","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
 		{"not an object", `[]`, false},
+		{"a deletion", `{"EventId":"d","PatientId":"42","DeletedAt":"2026-01-02T15:00:00.5+10:00"}`, true},
+		{"a deletion with a name", `{"PatientId":"42","DeletedAt":"2026-01-02T05:00:00Z","FirstName":"Jane"}`, false},
+		{"a deletion and an update at once", `{"PatientId":"42","DeletedAt":"2026-01-02T05:00:00Z","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+		{"a deletion without a stamp", `{"PatientId":"42","DeletedAt":"yesterday"}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,4 +144,33 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 			assert.Equal(t, tt.valid, decodeErr == nil, "decode: %v", decodeErr)
 		})
 	}
+}
+
+// A deletion goes out in the deletion form, typed patient.profile.deleted, and is followed on
+// the same partition by a Kafka tombstone (the key, a null value) for a compacted topic.
+func TestPublishedDeletionIsFollowedByATombstone(t *testing.T) {
+	schema := compileEventSchema(t)
+	deletion := profile.Event{EventID: "0193c1f0-0000-7000-8000-00000000000d", PatientID: "1", Deleted: true,
+		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 1, 0, time.UTC)}
+	// publishAndReadBack reads one message per event: ask for two by publishing after it an
+	// update of another patient, whose place must then be third.
+	other := publishedEvents[1]
+	msgs := publishAndReadBack(t, []profile.Event{deletion, other, other})
+
+	assert.NoError(t, validateValue(schema, msgs[0].Value), "%s", msgs[0].Value)
+	assert.JSONEq(t, `{"EventId":"0193c1f0-0000-7000-8000-00000000000d","PatientId":"1","DeletedAt":"2026-01-02T05:00:01Z"}`, string(msgs[0].Value))
+	got, err := profile.Decode(msgs[0].Value)
+	require.NoError(t, err)
+	assert.Equal(t, deletion, got)
+	headers := map[string]string{}
+	for _, h := range msgs[0].Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	assert.Equal(t, "patient.profile.deleted", headers["ce_type"])
+	assert.Equal(t, "2026-01-02T05:00:01Z", headers["ce_time"])
+
+	assert.Equal(t, "1", string(msgs[1].Key), "the tombstone has the patient's key")
+	assert.Nil(t, msgs[1].Value, "a Kafka tombstone's value is null")
+	assert.Equal(t, msgs[0].Offset+1, msgs[1].Offset, "right after the deletion")
+	assert.Equal(t, other.PatientID, string(msgs[2].Key))
 }
