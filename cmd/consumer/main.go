@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ankitamadan/patient-profile/internal/api"
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/consumer"
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ops.RegisterConsumer(reg, running.Load)
 	writes := ops.MeasureStore(profiles, reg)
 	srv := &http.Server{
-		Handler:           ops.NewHandler(logger, reg, nil, topics, profiles, loopCheck{&running}),
+		Handler:           ops.NewHandler(logger, reg, api.NewReadHandler(profiles, cfg.APITokens), topics, profiles, loopCheck{&running}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,

@@ -24,6 +24,7 @@ const (
 	kindUnsupportedMediaType
 	kindOverloaded
 	kindUnavailable
+	kindStoreUnavailable
 )
 
 // problems maps each kind to its RFC 9457 fields. The types are tag URIs (RFC 4151): stable
@@ -43,6 +44,7 @@ var problems = map[kind]struct {
 	kindUnsupportedMediaType: {status: http.StatusUnsupportedMediaType, typ: "tag:patient-profile,2026:problem/unsupported-media-type", title: "The body must be application/json"},
 	kindOverloaded:           {status: http.StatusServiceUnavailable, typ: "tag:patient-profile,2026:problem/overloaded", title: "Too many requests in flight", retryLater: true},
 	kindUnavailable:          {status: http.StatusServiceUnavailable, typ: "tag:patient-profile,2026:problem/broker-unavailable", title: "The event was not published", retryLater: true},
+	kindStoreUnavailable:     {status: http.StatusServiceUnavailable, typ: "tag:patient-profile,2026:problem/store-unavailable", title: "The replica could not be read", retryLater: true},
 }
 
 // fieldError is one bad input field. Pointer is a JSON Pointer into the request body, as in RFC

@@ -1,5 +1,6 @@
-// Package api is the Profile service's HTTP API: POST /patientprofile, DELETE
-// /patientprofile/{PatientId}, and its OpenAPI document.
+// Package api is the services' HTTP APIs: the Profile service's writes (POST /patientprofile,
+// DELETE /patientprofile/{PatientId}) and the consumer's read of its replica (GET
+// /patientprofile/{PatientId}), each with its OpenAPI document.
 // Every route is in this file; the operational routes (health, readiness, metrics) and what
 // every request gets (an id, a span, a log line) are package ops's, which mounts these.
 package api
@@ -45,7 +46,19 @@ func NewHandler(logger *slog.Logger, pub publisher, cfg Config, reg prometheus.R
 		r.Method(http.MethodPost, "/patientprofile", handlePostProfile(p))
 		r.Method(http.MethodDelete, "/patientprofile/{PatientId}", handleDeleteProfile(p))
 	})
-	r.Method(http.MethodGet, "/openapi.yaml", handleOpenAPI())
+	r.Method(http.MethodGet, "/openapi.yaml", handleOpenAPI(openAPI))
+	return r
+}
+
+// NewReadHandler returns the consumer's read of the replica, GET /patientprofile/{PatientId},
+// behind the same bearer tokens as the producer's writes (the patient data is the same), and its
+// OpenAPI document.
+func NewReadHandler(profiles reader, tokens []string) http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(handleNotFound())
+	r.MethodNotAllowed(handleMethodNotAllowed(r))
+	r.With(requireToken(tokens)).Method(http.MethodGet, "/patientprofile/{PatientId}", handleGetProfile(profiles))
+	r.Method(http.MethodGet, "/openapi.yaml", handleOpenAPI(replicaOpenAPI))
 	return r
 }
 

@@ -39,6 +39,24 @@ type KafkaSecurity struct {
 	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
 }
 
+// Access is who may use the APIs: the producer's writes and the consumer's read of the replica.
+type Access struct {
+	// APITokens are the bearer tokens the routes accept: API_TOKENS (comma-separated) and the
+	// lines of API_TOKENS_FILE together. None means the routes are open.
+	APITokens     []string `envconfig:"API_TOKENS" desc:"comma-separated bearer tokens the API routes accept (the producer's writes, the consumer's read); empty leaves them open"`
+	APITokensFile string   `envconfig:"API_TOKENS_FILE" desc:"file of bearer tokens, one per line, added to API_TOKENS"`
+}
+
+// load reads the tokens from the file too, and checks them all.
+func (a *Access) load() error {
+	tokens, err := loadTokens(a.APITokens, a.APITokensFile)
+	if err != nil {
+		return err
+	}
+	a.APITokens = tokens
+	return nil
+}
+
 // Telemetry says where traces go. The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_*
 // variables itself (headers, protocol details); these only decide whether there is one.
 type Telemetry struct {
@@ -61,10 +79,7 @@ type Producer struct {
 	// MaxInFlightPublishes bounds the requests waiting for the broker at once; past it a request
 	// is answered 503 at once instead of queueing.
 	MaxInFlightPublishes int `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024" desc:"bound on requests waiting for the broker at once; past it, an immediate 503"`
-	// APITokens are the bearer tokens the write routes accept: API_TOKENS (comma-separated) and
-	// the lines of API_TOKENS_FILE together. None means the write routes are open.
-	APITokens       []string      `envconfig:"API_TOKENS" desc:"comma-separated bearer tokens the write routes accept; empty leaves them open"`
-	APITokensFile   string        `envconfig:"API_TOKENS_FILE" desc:"file of bearer tokens, one per line, added to API_TOKENS"`
+	Access
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	Telemetry
@@ -72,7 +87,7 @@ type Producer struct {
 
 // Consumer configures cmd/consumer.
 type Consumer struct {
-	Port int `envconfig:"SERVER_PORT" default:"3001" desc:"HTTP port: health, readiness and metrics"`
+	Port int `envconfig:"SERVER_PORT" default:"3001" desc:"HTTP port: the read of the replica, health, readiness and metrics"`
 	Kafka
 	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation" desc:"consumer group id"`
 	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"dead-letter topic for events that can never be applied"`
@@ -100,6 +115,7 @@ type Consumer struct {
 	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m" desc:"how far ahead of this consumer's clock an event's UpdatedAt may be before it is dead-lettered"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	Access
 	Telemetry
 }
 
@@ -121,11 +137,9 @@ func LoadProducer() (Producer, error) {
 		return c, err
 	}
 	c.Brokers = cleanList(c.Brokers)
-	tokens, err := loadTokens(c.APITokens, c.APITokensFile)
-	if err != nil {
+	if err := c.Access.load(); err != nil {
 		return c, err
 	}
-	c.APITokens = tokens
 	return c, firstError(
 		checkPort("SERVER_PORT", c.Port),
 		c.Kafka.check(),
@@ -142,6 +156,9 @@ func LoadProducer() (Producer, error) {
 func LoadConsumer() (Consumer, error) {
 	var c Consumer
 	if err := process(&c); err != nil {
+		return c, err
+	}
+	if err := c.Access.load(); err != nil {
 		return c, err
 	}
 	return c, c.check()
