@@ -105,7 +105,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}()
 	logger.Info("consumer started", slog.String("health_addr", ln.Addr().String()), slog.String("topic", cfg.Topic),
 		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table), slog.Any("brokers", cfg.Brokers),
-		slog.Bool("trace_export", cfg.ExportTraces()))
+		slog.Bool("trace_export", cfg.ExportTraces()), slog.Bool("auth", len(cfg.APITokens) > 0))
+	if len(cfg.APITokens) == 0 {
+		logger.Warn("authentication is off: anyone who can reach the port can read profiles; set API_TOKENS or API_TOKENS_FILE")
+	}
 
 	// The reader joins the group only once the topics exist: kafka-go's group reader rejoins in a
 	// tight loop, with no backoff, while its topic is missing.
