@@ -35,7 +35,7 @@ func (f fakeReader) Get(_ context.Context, id string) (profile.Event, bool, erro
 var replicaRows = map[string]profile.Event{
 	"1": {EventID: "0193c1f0-0000-7000-8000-000000000001", PatientID: "1", FirstName: "John", LastName: "Doe", Sex: "female",
 		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 500_000_000, time.UTC)},
-	"odd": {EventID: `an "odd" id`, PatientID: "odd", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
+	"odd":  {EventID: `an "odd" id`, PatientID: "odd", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
 	"gone": {EventID: "d", PatientID: "gone", Deleted: true, UpdatedAt: time.Date(2026, 1, 2, 5, 0, 1, 0, time.UTC)},
 }
 
