@@ -147,7 +147,8 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 
 // TestSoak is a small run of the convergence test (`make soak` runs the large one): real
 // consumer processes SIGKILLed at random points, several at once with one killed, crash loops
-// (all killed before the group settles on them), over an adversarial stream.
+// (all killed before the group settles on them), over an adversarial stream with deletions and
+// Kafka tombstones in it.
 func TestSoak(t *testing.T) {
 	devenvtest.SkipIfShort(t)
 	logs := newLogs(t)
@@ -169,4 +170,6 @@ func TestSoak(t *testing.T) {
 	assert.Equal(t, 1, res.ConcurrentKills)
 	assert.Equal(t, 2, res.CrashLoops)
 	assert.Positive(t, res.KillsInFlight, "at least one kill must land on uncommitted work")
+	assert.Positive(t, res.Erased, "some patients must end erased")
+	assert.Positive(t, res.KafkaTombstones)
 }

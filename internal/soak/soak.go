@@ -1,6 +1,6 @@
 // Package soak is the convergence test behind `make soak` and e2e's TestSoak: an adversarial
-// stream (shuffled, duplicated, tied timestamps, mixed offsets and fraction widths, poison)
-// published straight to the topic, real consumer processes SIGKILLed at random points, and at the
+// stream (shuffled, duplicated, tied timestamps, mixed offsets and fraction widths, deletions
+// and the Kafka tombstones after them, poison) published straight to the topic, real consumer processes SIGKILLed at random points, and at the
 // end every row compared with the newest event per patient and the dead-letter topic with the
 // poison sent.
 package soak
@@ -19,11 +19,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
 // Config sizes a convergence run.
@@ -54,9 +58,16 @@ type Config struct {
 type Result struct {
 	Patients, Converged, Lost, Stale, Wrong int
 	Events, Duplicates                      int
-	PoisonSent, PoisonDeadLettered          int
-	UnexpectedDeadLetters                   int
-	Kills, ConcurrentKills                  int
+	// Deletions counts the deletion events among Events (duplicates included), Erased the
+	// patients whose newest event is a deletion, so that their row must be a tombstone, and
+	// KafkaTombstones the null values published after the deletions.
+	Deletions, Erased, KafkaTombstones int
+	// LeakyTombstones counts tombstone items that hold any attribute besides the key, the
+	// ordering key and the deletion's own (profile data an erasure must not keep).
+	LeakyTombstones                int
+	PoisonSent, PoisonDeadLettered int
+	UnexpectedDeadLetters          int
+	Kills, ConcurrentKills         int
 	// CrashLoops counts the rounds of the third phase.
 	CrashLoops int
 	// KillsInFlight counts the kills that found uncommitted work: messages published but not
@@ -70,7 +81,7 @@ type Result struct {
 // OK reports exact convergence: every patient at its newest event, every poison message
 // dead-lettered, and nothing else dead-lettered.
 func (r Result) OK() bool {
-	return r.Converged == r.Patients && r.Lost == 0 && r.Stale == 0 && r.Wrong == 0 &&
+	return r.Converged == r.Patients && r.Lost == 0 && r.Stale == 0 && r.Wrong == 0 && r.LeakyTombstones == 0 &&
 		r.PoisonDeadLettered == r.PoisonSent && r.UnexpectedDeadLetters == 0
 }
 
@@ -79,10 +90,10 @@ func (r Result) String() string {
 	if !r.OK() {
 		verdict = "DIVERGED"
 	}
-	return fmt.Sprintf("%s %d/%d patients, %d lost, %d stale, %d wrong, %d/%d poison dead-lettered (%d unexpected), %d kills (%d of a lone consumer, %d of concurrent ones; %d mid-stream), %d crash loops, %d events (%d duplicates) in %s",
-		verdict, r.Converged, r.Patients, r.Lost, r.Stale, r.Wrong, r.PoisonDeadLettered, r.PoisonSent, r.UnexpectedDeadLetters,
+	return fmt.Sprintf("%s %d/%d patients (%d left erased), %d lost, %d stale, %d wrong, %d leaky tombstones, %d/%d poison dead-lettered (%d unexpected), %d kills (%d of a lone consumer, %d of concurrent ones; %d mid-stream), %d crash loops, %d events (%d duplicates, %d deletions) and %d Kafka tombstones in %s",
+		verdict, r.Converged, r.Patients, r.Erased, r.Lost, r.Stale, r.Wrong, r.LeakyTombstones, r.PoisonDeadLettered, r.PoisonSent, r.UnexpectedDeadLetters,
 		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, r.KillsInFlight, r.CrashLoops,
-		r.Events, r.Duplicates, r.Elapsed.Round(100*time.Millisecond))
+		r.Events, r.Duplicates, r.Deletions, r.KafkaTombstones, r.Elapsed.Round(100*time.Millisecond))
 }
 
 // Run publishes an adversarial stream straight to the topic, runs real consumer processes
@@ -108,8 +119,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer s.Close()
 
 	stream := newStream(rng, cfg)
-	res := Result{Patients: cfg.Patients, Events: stream.events, Duplicates: stream.duplicates, PoisonSent: len(stream.poison)}
-	progress("%d messages (%d events, %d duplicates, %d poison) for %d patients", len(stream.msgs), stream.events, stream.duplicates, len(stream.poison), cfg.Patients)
+	res := Result{
+		Patients: cfg.Patients, Events: stream.events, Duplicates: stream.duplicates, PoisonSent: len(stream.poison),
+		Deletions: stream.deletions, KafkaTombstones: stream.kafkaTombstones,
+	}
+	progress("%d messages (%d events, %d duplicates, %d deletions, %d Kafka tombstones, %d poison) for %d patients",
+		len(stream.msgs), stream.events, stream.duplicates, stream.deletions, stream.kafkaTombstones, len(stream.poison), cfg.Patients)
 
 	// A backlog first, then the rest in chunks while the consumers run and die, so that kills
 	// land on work in flight.
@@ -352,10 +367,12 @@ func publish(ctx context.Context, s *devenv.Stack, msgs []kafka.Message, chunks 
 
 // stream is the adversarial input and what it should produce.
 type stream struct {
-	msgs               []kafka.Message
-	newest             map[string]profile.Event
-	poison             map[string][]byte // value -> key
-	events, duplicates int
+	msgs   []kafka.Message
+	newest map[string]profile.Event
+	poison map[string][]byte // value -> key
+	// events and duplicates count valid events, deletions among them; kafkaTombstones the null
+	// values, which are not events.
+	events, duplicates, deletions, kafkaTombstones int
 }
 
 var offsets = []*time.Location{
@@ -378,8 +395,12 @@ func newStream(rng *rand.Rand, cfg Config) *stream {
 	for p := range cfg.Patients {
 		patient := "p" + strconv.Itoa(p)
 		t := base.Add(time.Duration(rng.IntN(86400)) * time.Second)
+		n := perPatient - perPatient/10
+		deletions := erasures(rng, p, n)
 		var versions []kafka.Message
-		for v := range perPatient - perPatient/10 {
+		var deleted []bool // parallel to versions
+		var tombstones []kafka.Message
+		for v := range n {
 			step := steps[rng.IntN(len(steps))]
 			t = t.Add(step)
 			id := eventID(rng, v)
@@ -397,18 +418,34 @@ func newStream(rng *rand.Rand, cfg Config) *stream {
 				IsPregnant: rng.IntN(2) == 0,
 				Sex:        []string{"Female", "Male", ""}[rng.IntN(3)],
 			}
+			if deletions[v] {
+				e = profile.Event{PatientID: patient, UpdatedAt: t, EventID: id, Deleted: true}
+				// The producer publishes a Kafka tombstone right after a deletion; here it lands
+				// anywhere, like everything else.
+				tombstones = append(tombstones, kafka.Message{Key: []byte(patient)})
+			}
 			if cur, ok := st.newest[patient]; !ok || profile.Compare(e, cur) > 0 {
 				st.newest[patient] = e
 			}
 			versions = append(versions, kafka.Message{Key: []byte(patient), Value: encodeLoosely(rng, e)})
+			deleted = append(deleted, e.Deleted)
 		}
-		// Exact duplicates, as a retried produce would make.
+		// Exact duplicates, as a retried produce would make: of deletions too.
 		for range perPatient / 10 {
-			versions = append(versions, versions[rng.IntN(len(versions))])
+			i := rng.IntN(n)
+			versions = append(versions, versions[i])
+			deleted = append(deleted, deleted[i])
 			st.duplicates++
 		}
+		for _, d := range deleted {
+			if d {
+				st.deletions++
+			}
+		}
 		st.events += len(versions)
+		st.kafkaTombstones += len(tombstones)
 		st.msgs = append(st.msgs, versions...)
+		st.msgs = append(st.msgs, tombstones...)
 	}
 	for i := range cfg.Poison {
 		key, value := poison(rng, i)
@@ -420,6 +457,29 @@ func newStream(rng *rand.Rand, cfg Config) *stream {
 	return st
 }
 
+// erasures picks which of patient p's n versions are deletions. One patient in ten asks to be
+// erased, once or twice: every other one of those for good (its last version is a deletion, so
+// its row must end as a tombstone), the rest somewhere among their versions, so that a later
+// update re-registers them and an older one arriving after the deletion must still lose to it.
+// Which patients is fixed, so that every run has both kinds; where is random.
+func erasures(rng *rand.Rand, p, n int) map[int]bool {
+	deletions := map[int]bool{}
+	if p%10 != 0 {
+		return deletions
+	}
+	if p%20 == 0 || n == 1 {
+		deletions[n-1] = true
+		if rng.IntN(2) == 0 {
+			deletions[rng.IntN(n)] = true
+		}
+		return deletions
+	}
+	for range 1 + rng.IntN(2) {
+		deletions[rng.IntN(n-1)] = true
+	}
+	return deletions
+}
+
 // eventID is usually unique, sometimes absent (as from producers that don't set one).
 func eventID(rng *rand.Rand, v int) string {
 	if rng.IntN(20) == 0 {
@@ -428,10 +488,29 @@ func eventID(rng *rand.Rand, v int) string {
 	return fmt.Sprintf("%08x-%d", rng.Uint32(), v)
 }
 
-// encodeLoosely writes e as another producer might: UpdatedAt in a random UTC offset, with a
-// random fraction width that still states the exact instant, and EventId left out when empty.
+// encodeLoosely writes e as another producer might: the stamp (UpdatedAt, or DeletedAt for a
+// deletion) in a random UTC offset, with a random fraction width that still states the exact
+// instant, and EventId left out when empty.
 func encodeLoosely(rng *rand.Rand, e profile.Event) []byte {
-	t := e.UpdatedAt.In(offsets[rng.IntN(len(offsets))])
+	fields := map[string]any{"PatientId": e.PatientID}
+	if e.Deleted {
+		fields["DeletedAt"] = looseTime(rng, e.UpdatedAt)
+	} else {
+		fields["FirstName"], fields["LastName"] = e.FirstName, e.LastName
+		fields["IsPregnant"], fields["Sex"] = e.IsPregnant, e.Sex
+		fields["UpdatedAt"] = looseTime(rng, e.UpdatedAt)
+	}
+	if e.EventID != "" {
+		fields["EventId"] = e.EventID
+	}
+	b, _ := json.Marshal(fields)
+	return b
+}
+
+// looseTime writes t in RFC 3339 with a random UTC offset and a random fraction width, padded
+// with zeros, that still states the exact instant.
+func looseTime(rng *rand.Rand, t time.Time) string {
+	t = t.In(offsets[rng.IntN(len(offsets))])
 	digits := strings.TrimRight(fmt.Sprintf("%09d", t.Nanosecond()), "0")
 	width := len(digits) + rng.IntN(9-len(digits)+1) // pad with zeros at random
 	ts := t.Format("2006-01-02T15:04:05")
@@ -443,15 +522,7 @@ func encodeLoosely(rng *rand.Rand, e profile.Event) []byte {
 	} else {
 		ts += t.Format("-07:00")
 	}
-	fields := map[string]any{
-		"PatientId": e.PatientID, "FirstName": e.FirstName, "LastName": e.LastName,
-		"IsPregnant": e.IsPregnant, "Sex": e.Sex, "UpdatedAt": ts,
-	}
-	if e.EventID != "" {
-		fields["EventId"] = e.EventID
-	}
-	b, _ := json.Marshal(fields)
-	return b
+	return ts
 }
 
 // poison returns a message that can never be applied. Each is unique so it can be found in the
@@ -475,8 +546,8 @@ func poison(rng *rand.Rand, i int) ([]byte, []byte) {
 	return key, []byte(fmt.Sprintf(kinds[i%len(kinds)], i))
 }
 
-// check compares the table with the newest event per patient and the dead-letter topic with
-// the poison sent.
+// check compares the table with the newest event per patient, every tombstone item with what an
+// erasure may keep, and the dead-letter topic with the poison sent.
 func (st *stream) check(ctx context.Context, s *devenv.Stack, res *Result) error {
 	rows := map[string]profile.Event{}
 	if err := s.Store.Scan(ctx, func(e profile.Event) { rows[e.PatientID] = e }); err != nil {
@@ -488,6 +559,9 @@ func (st *stream) check(ctx context.Context, s *devenv.Stack, res *Result) error
 		}
 	}
 	for patient, want := range st.newest {
+		if want.Deleted {
+			res.Erased++
+		}
 		got, ok := rows[patient]
 		switch {
 		case !ok:
@@ -510,12 +584,21 @@ func (st *stream) check(ctx context.Context, s *devenv.Stack, res *Result) error
 		}
 	}
 
+	if err := checkTombstoneItems(ctx, s, res, problem); err != nil {
+		return err
+	}
+
 	dead, err := devenv.ReadAll(ctx, s.Brokers, s.DLQTopic)
 	if err != nil {
 		return err
 	}
 	seen := map[string]bool{}
 	for _, m := range dead {
+		if m.Value == nil {
+			res.UnexpectedDeadLetters++
+			problem("a Kafka tombstone (key %q) was dead-lettered", m.Key)
+			continue
+		}
 		key, isPoison := st.poison[string(m.Value)]
 		if !isPoison {
 			res.UnexpectedDeadLetters++
@@ -532,6 +615,49 @@ func (st *stream) check(ctx context.Context, s *devenv.Stack, res *Result) error
 	for v := range st.poison {
 		if !seen[v] {
 			problem("poison never dead-lettered: %.80q", v)
+		}
+	}
+	return nil
+}
+
+// tombstoneAttrs are all an erased patient's item may hold. The store reads a tombstone back
+// without its other attributes, so only the raw items show whether profile data stayed behind.
+var tombstoneAttrs = map[string]bool{
+	"PatientId": true, "OrderKey": true, "EventId": true, "Deleted": true, "DeletedAt": true, store.AttrExpiresAt: true,
+}
+
+// checkTombstoneItems reads the table's raw items and counts every tombstone that holds anything
+// else. It names the attributes, never their values.
+func checkTombstoneItems(ctx context.Context, s *devenv.Stack, res *Result, problem func(string, ...any)) error {
+	client, err := store.NewClient(ctx, s.Dynalite.Endpoint(), "", 1)
+	if err != nil {
+		return err
+	}
+	pages := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", s.Table, err)
+		}
+		for _, it := range page.Items {
+			if d, ok := it["Deleted"].(*types.AttributeValueMemberBOOL); !ok || !d.Value {
+				continue
+			}
+			var extra []string
+			for name := range it {
+				if !tombstoneAttrs[name] {
+					extra = append(extra, name)
+				}
+			}
+			if len(extra) > 0 {
+				slices.Sort(extra)
+				res.LeakyTombstones++
+				patient := ""
+				if id, ok := it["PatientId"].(*types.AttributeValueMemberS); ok {
+					patient = id.Value
+				}
+				problem("%s: the tombstone item also holds %v", patient, extra)
+			}
 		}
 	}
 	return nil
