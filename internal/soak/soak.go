@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -135,7 +136,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
 	published := make(chan error, 1)
-	go func() { published <- publish(pubCtx, s, stream.msgs[half:], 40, 100*time.Millisecond) }()
+	var publishing atomic.Bool
+	publishing.Store(true)
+	// Spread over several seconds, so that the kills of phases 1 and 2 find fresh work in flight
+	// even with a consumer fast enough to drain each chunk at once.
+	go func() {
+		err := publish(pubCtx, s, stream.msgs[half:], 40, 250*time.Millisecond)
+		publishing.Store(false)
+		published <- err
+	}()
 
 	var mu sync.Mutex
 	var running []*devenv.Process
@@ -176,8 +185,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		for {
 			committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
 			waited := time.Since(began)
-			// After a minute with nothing left to consume, kill anyway: it is still a kill.
-			if err == nil && (committed > since || committed == end && waited > time.Minute) {
+			// Once everything is published and consumed there is no progress left to wait
+			// for: kill anyway, it is still a kill.
+			if err == nil && (committed > since || committed == end && !publishing.Load()) {
 				break
 			}
 			if waited > 2*time.Minute {
@@ -187,8 +197,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				return err
 			}
 		}
-		if err := sleep(10*time.Millisecond, 700*time.Millisecond); err != nil {
-			return err
+		// Then a random moment within the next few seconds at which there is work in flight
+		// (published but not committed): a fast consumer drains each chunk in milliseconds,
+		// so a moment picked blindly would often find nothing to lose.
+		deadline := time.Now().Add(time.Duration(1+rng.IntN(3)) * time.Second)
+		for {
+			if err := sleep(10*time.Millisecond, 60*time.Millisecond); err != nil {
+				return err
+			}
+			committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+			if err == nil && committed < end || time.Now().After(deadline) {
+				break
+			}
 		}
 		committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
 		victim.Kill()
