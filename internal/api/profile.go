@@ -1,8 +1,6 @@
 package api
 
 import (
-	"github.com/go-chi/chi/v5"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -143,11 +141,8 @@ type deletionResponse struct {
 // producer does not know the replica): the tombstone also stops a late update.
 func handleDeleteProfile(p *publishing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := chi.URLParam(r, "PatientId")
-		if !validPatientID.MatchString(id) {
-			e := errorf(kindInvalid, "the patient id in the path is invalid")
-			e.fields = []fieldError{fieldProblem("PatientId", "must be 1 to 64 characters, each a letter A-Z or a-z, a digit, '-' or '.'")}
-			writeError(w, r, e)
+		id, ok := pathPatientID(w, r)
+		if !ok {
 			return
 		}
 		e := profile.Event{PatientID: id, Deleted: true}

@@ -22,11 +22,8 @@ const readTimeout = 3 * time.Second
 // holds nothing about them. The read is consistent (DynamoDB's strongly consistent read).
 func handleGetProfile(profiles reader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := chi.URLParam(r, "PatientId")
-		if !validPatientID.MatchString(id) {
-			e := errorf(kindInvalid, "the patient id in the path is invalid")
-			e.fields = []fieldError{fieldProblem("PatientId", "must be 1 to 64 characters, each a letter A-Z or a-z, a digit, '-' or '.'")}
-			writeError(w, r, e)
+		id, ok := pathPatientID(w, r)
+		if !ok {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), readTimeout)
@@ -65,4 +62,16 @@ func matches(header, etag string) bool {
 // reader is the replica as the read route uses it.
 type reader interface {
 	Get(ctx context.Context, patientID string) (profile.Event, bool, error)
+}
+
+// pathPatientID is the {PatientId} of the path, or false once the 400 naming it is written.
+func pathPatientID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := chi.URLParam(r, "PatientId")
+	if !validPatientID.MatchString(id) {
+		e := errorf(kindInvalid, "the patient id in the path is invalid")
+		e.fields = []fieldError{fieldProblem("PatientId", "must be 1 to 64 characters, each a letter A-Z or a-z, a digit, '-' or '.'")}
+		writeError(w, r, e)
+		return "", false
+	}
+	return id, true
 }
