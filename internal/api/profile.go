@@ -201,68 +201,81 @@ func parseProfile(body []byte) (profileRequest, error) {
 	return req, nil
 }
 
-// decodeObject returns the raw fields of the one JSON object in body.
+// decodeObject returns the raw fields of the one JSON object in body, in one pass. It refuses a
+// name given twice (which value wins depends on the parser, so a request could pass one check
+// here and do something else downstream) and a name that matches a field only when case is
+// ignored (encoding/json would read "patientid" as PatientId; the contract's names are exact),
+// naming the field.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	malformed := func(err error) error { return errorf(kindInvalid, "the body is not well-formed JSON: %v", err) }
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var fields map[string]json.RawMessage
-	if err := dec.Decode(&fields); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr):
-			return nil, errorf(kindInvalid, "the body must be a JSON object, got %s", typeErr.Value)
-		case errors.Is(err, io.EOF):
-			return nil, errorf(kindInvalid, "the body is empty; send a JSON object")
-		default:
-			return nil, errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
-		}
+	tok, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, errorf(kindInvalid, "the body is empty; send a JSON object")
+	case err != nil:
+		return nil, malformed(err)
+	case tok != json.Delim('{'):
+		return nil, errorf(kindInvalid, "the body must be a JSON object, got %s", tokenKind(tok))
 	}
-	if fields == nil {
-		return nil, errorf(kindInvalid, "the body must be a JSON object, got null")
+	fields := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		name := tok.(string) // inside an object, Token returns names, unescaped
+		if _, dup := fields[name]; dup {
+			e := errorf(kindInvalid, "a field is given more than once")
+			e.fields = []fieldError{fieldProblem(name, "appears more than once")}
+			return nil, e
+		}
+		if known, ok := caseVariant(name); ok {
+			e := errorf(kindInvalid, "field names are case-sensitive")
+			e.fields = []fieldError{fieldProblem(name, fmt.Sprintf("names are case-sensitive; the field is %q", known))}
+			return nil, e
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, malformed(err)
+		}
+		fields[name] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, malformed(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errorf(kindInvalid, "the body must be one JSON object, with nothing after it")
 	}
-	if err := checkNames(body); err != nil {
-		return nil, err
-	}
 	return fields, nil
 }
 
-// checkNames refuses a name given twice (which value wins depends on the parser, so a request
-// could pass one check here and do something else downstream) and a name that matches a field
-// only when case is ignored (encoding/json would read "patientid" as PatientId; the contract's
-// names are exact), naming the field. body is one well-formed JSON object.
-func checkNames(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // the opening brace
-		return errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
-		}
-		name := tok.(string) // inside an object, Token returns names, unescaped
-		if seen[name] {
-			e := errorf(kindInvalid, "a field is given more than once")
-			e.fields = []fieldError{fieldProblem(name, "appears more than once")}
-			return e
-		}
-		seen[name] = true
-		for _, known := range slices.Concat(requestFields, serverFields) {
+// caseVariant returns the field name equals when case is ignored, if it is not that name.
+func caseVariant(name string) (string, bool) {
+	for _, fields := range [][]string{requestFields, serverFields} {
+		for _, known := range fields {
 			if name != known && strings.EqualFold(name, known) {
-				e := errorf(kindInvalid, "field names are case-sensitive")
-				e.fields = []fieldError{fieldProblem(name, fmt.Sprintf("names are case-sensitive; the field is %q", known))}
-				return e
+				return known, true
 			}
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return errorf(kindInvalid, "the body is not well-formed JSON: %v", err)
-		}
 	}
-	return nil
+	return "", false
+}
+
+// tokenKind names a JSON token's type for an error message, without echoing it.
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "an array"
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	default:
+		return "null"
+	}
 }
 
 // validate checks each field and returns the request, or what is wrong, field by field in name
