@@ -38,6 +38,10 @@ func Setup(ctx context.Context, logger *slog.Logger, service string, export bool
 			return nil, fmt.Errorf("otlp trace exporter: %w", err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+	} else {
+		// Nothing will read the spans, so none is recorded: each still gets ids, which are
+		// logged and propagated (as unsampled), but no attributes are built or kept.
+		opts = append(opts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
