@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
@@ -116,16 +114,7 @@ func TestReplayDeadLetters(t *testing.T) {
 // to the event topic of a broker that requires both, and a wrong password fails the run.
 func TestReplayOverTLSAndSASL(t *testing.T) {
 	logs := newLogs(t)
-	cert, caFile := selfSigned(t)
-	s := startStack(t, logs, func(o *devenv.Options) {
-		o.KafkaOpts = []kfake.Opt{
-			kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
-			kfake.EnableSASL(),
-			kfake.Superuser("SCRAM-SHA-512", "svc", "s3cret"),
-		}
-	})
-	secure := []string{"KAFKA_TLS=true", "KAFKA_TLS_CA_FILE=" + caFile,
-		"KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "KAFKA_SASL_USERNAME=svc", "KAFKA_SASL_PASSWORD=s3cret"}
+	s, secure, caFile := startSecureStack(t, logs)
 	cport := freePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport, secure...), cport, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -43,20 +43,28 @@ func selfSigned(t *testing.T) (tls.Certificate, string) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile
 }
 
-// Managed clusters (MSK, Confluent Cloud, Aiven) want TLS and SASL. Both binaries speak them to a
-// broker that requires them, and a wrong password is a 503 and not-ready, never a 201.
-func TestTLSAndSASL(t *testing.T) {
-	logs := newLogs(t)
+// startSecureStack starts a stack whose broker requires TLS and SCRAM-SHA-512, and returns the
+// variables a binary needs to reach it and the CA file they name.
+func startSecureStack(t *testing.T, logs *logBuffer) (s *devenv.Stack, env []string, caFile string) {
+	t.Helper()
 	cert, caFile := selfSigned(t)
-	s := startStack(t, logs, func(o *devenv.Options) {
+	s = startStack(t, logs, func(o *devenv.Options) {
 		o.KafkaOpts = []kfake.Opt{
 			kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}),
 			kfake.EnableSASL(),
 			kfake.Superuser("SCRAM-SHA-512", "svc", "s3cret"),
 		}
 	})
-	secure := []string{"KAFKA_TLS=true", "KAFKA_TLS_CA_FILE=" + caFile,
+	env = []string{"KAFKA_TLS=true", "KAFKA_TLS_CA_FILE=" + caFile,
 		"KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "KAFKA_SASL_USERNAME=svc", "KAFKA_SASL_PASSWORD=s3cret"}
+	return s, env, caFile
+}
+
+// Managed clusters (MSK, Confluent Cloud, Aiven) want TLS and SASL. Both binaries speak them to a
+// broker that requires them, and a wrong password is a 503 and not-ready, never a 201.
+func TestTLSAndSASL(t *testing.T) {
+	logs := newLogs(t)
+	s, secure, _ := startSecureStack(t, logs)
 
 	cport, pport, bad := freePort(t), freePort(t), freePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport, secure...), cport, logs)
