@@ -19,10 +19,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/replay"
 )
 
@@ -55,7 +54,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	w := broker.NewWriter(cluster, cfg.Topic)
-	read := func(ctx context.Context, fn func(kafka.Message) error) error {
+	read := func(ctx context.Context, fn func(message.Message) error) error {
 		return broker.ReadTopic(ctx, cluster, cfg.DLQTopic, fn)
 	}
 
@@ -71,15 +70,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// connections. A fresh context, in case ctx was cancelled.
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	closed := make(chan error, 1)
-	go func() { closed <- w.Close() }()
-	var closeErr error
-	select {
-	case closeErr = <-closed:
-	case <-closeCtx.Done():
-		closeErr = errors.New("close: timed out")
-	}
-	return errors.Join(runErr, closeErr)
+	return errors.Join(runErr, w.Close(closeCtx))
 }
 
 // parseFlags reads what to replay. Usage goes to stdout, for -h.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ankitamadan/patient-profile/internal/problem"
 )
 
 // FuzzDecodeRequest feeds parseProfile arbitrary bodies. Whatever it accepts must keep every
@@ -21,11 +23,11 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := parseProfile(body)
 		if err != nil {
-			var e *apiError
-			require.True(t, errors.As(err, &e), "got %T, want *apiError", err)
-			assert.Equal(t, kindInvalid, e.kind)
-			assert.NotEmpty(t, e.detail)
-			for _, f := range e.fields {
+			var e *problem.Error
+			require.True(t, errors.As(err, &e), "got %T, want *problem.Error", err)
+			assert.Equal(t, problem.Invalid, e.Kind)
+			assert.NotEmpty(t, e.Detail)
+			for _, f := range e.Fields {
 				assert.NotEmpty(t, f.Detail, "field %q", f.Field)
 			}
 			return

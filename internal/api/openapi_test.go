@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,7 +84,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			if tt.auth != "" {
 				cfg.Tokens = []string{token}
 			}
-			h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, cfg)
+			h := withOps(discard, pub, cfg)
 
 			newRequest := func() *http.Request {
 				req := httptest.NewRequest(method, path, strings.NewReader(tt.body))

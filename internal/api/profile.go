@@ -10,15 +10,16 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/ankitamadan/patient-profile/internal/ops"
+	"github.com/go-chi/chi/v5"
 
+	"github.com/ankitamadan/patient-profile/internal/ops"
+	"github.com/ankitamadan/patient-profile/internal/problem"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -28,9 +29,6 @@ const (
 	// keeps a row, an event and a log-free debugging session small.
 	maxNameRunes = 100
 )
-
-// validPatientID is FHIR's rule for a resource id: 1 to 64 of A-Z, a-z, 0-9, '-' and '.'.
-var validPatientID = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 
 // sexCodes is FHIR's AdministrativeGender value set. A request may write them in any case; the
 // event carries the lower-case code.
@@ -77,7 +75,7 @@ func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.
 	case p.inFlight <- struct{}{}:
 		defer func() { <-p.inFlight }()
 	default:
-		writeError(w, r, errorf(kindOverloaded, "%d requests are already waiting for the broker; retry later", cap(p.inFlight)))
+		problem.Write(w, r, problem.Errorf(problem.Overloaded, "%d requests are already waiting for the broker; retry later", cap(p.inFlight)))
 		return false
 	}
 	e.UpdatedAt, e.EventID = p.stamper.stamp()
@@ -88,7 +86,7 @@ func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.
 	if err := p.pub.Publish(ctx, *e); err != nil {
 		p.logger.LogAttrs(r.Context(), slog.LevelError, "publish failed", slog.String("request_id", ops.RequestID(r.Context())),
 			slog.String("event_id", e.EventID), slog.String("patient_id", e.PatientID), slog.Bool("deletion", e.Deleted), slog.String("error", err.Error()))
-		writeError(w, r, errorf(kindUnavailable, "the broker did not acknowledge the event within %s; it may or may not have been written, so retry: a retry is a new, newer event", p.timeout))
+		problem.Write(w, r, problem.Errorf(problem.BrokerUnavailable, "the broker did not acknowledge the event within %s; it may or may not have been written, so retry: a retry is a new, newer event", p.timeout))
 		return false
 	}
 	return true
@@ -98,22 +96,22 @@ func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.
 func handlePostProfile(p *publishing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-			writeError(w, r, err)
+			problem.Write(w, r, err)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				writeError(w, r, errorf(kindTooLarge, "the body must be at most %d bytes", maxBodyBytes))
+				problem.Write(w, r, problem.Errorf(problem.TooLarge, "the body must be at most %d bytes", maxBodyBytes))
 				return
 			}
-			writeError(w, r, errorf(kindInvalid, "the body could not be read"))
+			problem.Write(w, r, problem.Errorf(problem.Invalid, "the body could not be read"))
 			return
 		}
 		req, err := parseProfile(body)
 		if err != nil {
-			writeError(w, r, err)
+			problem.Write(w, r, err)
 			return
 		}
 		e := profile.Event{PatientID: req.PatientID, FirstName: req.FirstName, LastName: req.LastName, IsPregnant: req.IsPregnant, Sex: req.Sex}
@@ -141,8 +139,9 @@ type deletionResponse struct {
 // producer does not know the replica): the tombstone also stops a late update.
 func handleDeleteProfile(p *publishing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := pathPatientID(w, r)
-		if !ok {
+		id := chi.URLParam(r, "PatientId")
+		if !profile.ValidPatientID(id) {
+			problem.Write(w, r, problem.InvalidField("the patient id in the path is invalid", "PatientId", profile.PatientIDRule))
 			return
 		}
 		e := profile.Event{PatientID: id, Deleted: true}
@@ -161,14 +160,14 @@ func handleDeleteProfile(p *publishing) http.Handler {
 // the body is read as UTF-8 whatever the header says.
 func checkContentType(header string) error {
 	if header == "" {
-		return errorf(kindUnsupportedMediaType, "send Content-Type: application/json")
+		return problem.Errorf(problem.UnsupportedMediaType, "send Content-Type: application/json")
 	}
 	mt, params, err := mime.ParseMediaType(header)
 	if err != nil || mt != "application/json" {
-		return errorf(kindUnsupportedMediaType, "send Content-Type: application/json")
+		return problem.Errorf(problem.UnsupportedMediaType, "send Content-Type: application/json")
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return errorf(kindUnsupportedMediaType, "the body must be UTF-8; send Content-Type: application/json without a charset or with charset=utf-8")
+		return problem.Errorf(problem.UnsupportedMediaType, "the body must be UTF-8; send Content-Type: application/json without a charset or with charset=utf-8")
 	}
 	return nil
 }
@@ -184,18 +183,18 @@ func parseProfile(body []byte) (profileRequest, error) {
 	// encoding/json turns invalid UTF-8 in a string into U+FFFD without a word. Refuse it
 	// instead: the raw values still hold the bytes as sent, which says which field has them.
 	if !utf8.Valid(body) {
-		e := errorf(kindInvalid, "the body is not valid UTF-8")
+		e := problem.Errorf(problem.Invalid, "the body is not valid UTF-8")
 		for _, name := range sortedKeys(fields) {
 			if !utf8.Valid(fields[name]) {
-				e.fields = append(e.fields, fieldProblem(name, "is not valid UTF-8"))
+				e.Fields = append(e.Fields, problem.FieldError(name, "is not valid UTF-8"))
 			}
 		}
 		return profileRequest{}, e
 	}
 	req, problems := validate(fields)
 	if len(problems) > 0 {
-		e := errorf(kindInvalid, "%d field(s) are invalid; see errors", len(problems))
-		e.fields = problems
+		e := problem.Errorf(problem.Invalid, "%d field(s) are invalid; see errors", len(problems))
+		e.Fields = problems
 		return profileRequest{}, e
 	}
 	return req, nil
@@ -207,16 +206,18 @@ func parseProfile(body []byte) (profileRequest, error) {
 // ignored (encoding/json would read "patientid" as PatientId; the contract's names are exact),
 // naming the field.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
-	malformed := func(err error) error { return errorf(kindInvalid, "the body is not well-formed JSON: %v", err) }
+	malformed := func(err error) error {
+		return problem.Errorf(problem.Invalid, "the body is not well-formed JSON: %v", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	switch {
 	case errors.Is(err, io.EOF):
-		return nil, errorf(kindInvalid, "the body is empty; send a JSON object")
+		return nil, problem.Errorf(problem.Invalid, "the body is empty; send a JSON object")
 	case err != nil:
 		return nil, malformed(err)
 	case tok != json.Delim('{'):
-		return nil, errorf(kindInvalid, "the body must be a JSON object, got %s", tokenKind(tok))
+		return nil, problem.Errorf(problem.Invalid, "the body must be a JSON object, got %s", tokenKind(tok))
 	}
 	fields := map[string]json.RawMessage{}
 	for dec.More() {
@@ -226,13 +227,13 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 		}
 		name := tok.(string) // inside an object, Token returns names, unescaped
 		if _, dup := fields[name]; dup {
-			e := errorf(kindInvalid, "a field is given more than once")
-			e.fields = []fieldError{fieldProblem(name, "appears more than once")}
+			e := problem.Errorf(problem.Invalid, "a field is given more than once")
+			e.Fields = []problem.Field{problem.FieldError(name, "appears more than once")}
 			return nil, e
 		}
 		if known, ok := caseVariant(name); ok {
-			e := errorf(kindInvalid, "field names are case-sensitive")
-			e.fields = []fieldError{fieldProblem(name, fmt.Sprintf("names are case-sensitive; the field is %q", known))}
+			e := problem.Errorf(problem.Invalid, "field names are case-sensitive")
+			e.Fields = []problem.Field{problem.FieldError(name, fmt.Sprintf("names are case-sensitive; the field is %q", known))}
 			return nil, e
 		}
 		var raw json.RawMessage
@@ -245,7 +246,7 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 		return nil, malformed(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errorf(kindInvalid, "the body must be one JSON object, with nothing after it")
+		return nil, problem.Errorf(problem.Invalid, "the body must be one JSON object, with nothing after it")
 	}
 	return fields, nil
 }
@@ -280,11 +281,11 @@ func tokenKind(tok json.Token) string {
 
 // validate checks each field and returns the request, or what is wrong, field by field in name
 // order.
-func validate(fields map[string]json.RawMessage) (profileRequest, []fieldError) {
+func validate(fields map[string]json.RawMessage) (profileRequest, []problem.Field) {
 	var req profileRequest
-	var problems []fieldError
+	var problems []problem.Field
 	bad := func(field, format string, args ...any) {
-		problems = append(problems, fieldProblem(field, fmt.Sprintf(format, args...)))
+		problems = append(problems, problem.FieldError(field, fmt.Sprintf(format, args...)))
 	}
 
 	for _, name := range sortedKeys(fields) {
@@ -302,8 +303,8 @@ func validate(fields map[string]json.RawMessage) (profileRequest, []fieldError) 
 		bad("PatientId", "%v", err)
 	case id == "":
 		bad("PatientId", "is required")
-	case !validPatientID.MatchString(id):
-		bad("PatientId", "must be 1 to 64 characters, each a letter A-Z or a-z, a digit, '-' or '.'")
+	case !profile.ValidPatientID(id):
+		bad("PatientId", "%s", profile.PatientIDRule)
 	default:
 		req.PatientID = id
 	}
@@ -340,7 +341,7 @@ func validate(fields map[string]json.RawMessage) (profileRequest, []fieldError) 
 		bad("IsPregnant", "%v", err)
 	}
 	req.IsPregnant = pregnant
-	slices.SortStableFunc(problems, func(a, b fieldError) int { return strings.Compare(a.Field, b.Field) })
+	slices.SortStableFunc(problems, func(a, b problem.Field) int { return strings.Compare(a.Field, b.Field) })
 	return req, problems
 }
 
@@ -357,17 +358,6 @@ func sexCode(s string) (string, bool) {
 		return lower, true
 	}
 	return "", false
-}
-
-// fieldProblem names a field both ways: by name, and as a JSON Pointer into the body.
-func fieldProblem(name, detail string) fieldError {
-	const maxShown = 64 // an unknown field's name is echoed back; keep a huge one from filling the answer
-	shown := name
-	if len(shown) > maxShown {
-		shown = strings.ToValidUTF8(shown[:maxShown], "") + "..."
-	}
-	pointer := "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(shown)
-	return fieldError{Field: shown, Pointer: pointer, Detail: detail}
 }
 
 func sortedKeys(m map[string]json.RawMessage) []string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/ops"
+	"github.com/ankitamadan/patient-profile/internal/problem/problemtest"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -42,6 +42,9 @@ func (f *fakePublisher) Publish(ctx context.Context, e profile.Event) error {
 	return nil
 }
 
+// discard is the handlers' logger where the test does not read the log.
+var discard = slog.New(slog.DiscardHandler)
+
 // withOps serves the routes as the producer binary does: mounted under package ops, which gives
 // every request its id, span, log line and metrics.
 func withOps(logger *slog.Logger, pub publisher, cfg Config) http.Handler {
@@ -50,7 +53,7 @@ func withOps(logger *slog.Logger, pub publisher, cfg Config) http.Handler {
 }
 
 func newTestHandler(pub *fakePublisher, timeout time.Duration) http.Handler {
-	return withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, Config{PublishTimeout: timeout, MaxInFlightPublishes: 64})
+	return withOps(discard, pub, Config{PublishTimeout: timeout, MaxInFlightPublishes: 64})
 }
 
 func post(t *testing.T, h http.Handler, body string) *httptest.ResponseRecorder {
@@ -166,7 +169,7 @@ func TestPostProfileRejected(t *testing.T) {
 			pub := &fakePublisher{}
 			rec := post(t, newTestHandler(pub, time.Second), tt.body)
 
-			got := requireProblem(t, rec, tt.wantStatus)
+			got := problemtest.Require(t, rec, tt.wantStatus)
 			var fields []string
 			for _, f := range got.Errors {
 				fields = append(fields, f.Field)
@@ -181,24 +184,9 @@ func TestPostProfileRejected(t *testing.T) {
 
 // requireProblem checks that rec is an RFC 9457 problem with the status, carrying the request
 // id of the answer, and returns it.
-func requireProblem(t *testing.T, rec *httptest.ResponseRecorder, status int) problemBody {
-	t.Helper()
-	require.Equal(t, status, rec.Code, rec.Body.String())
-	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
-	var got problemBody
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got), rec.Body.String())
-	assert.Equal(t, status, got.Status)
-	assert.True(t, strings.HasPrefix(got.Type, "tag:patient-profile,2026:problem/"), "type %q", got.Type)
-	assert.NotEmpty(t, got.Title)
-	assert.NotEmpty(t, got.Detail)
-	assert.NotEmpty(t, got.RequestID)
-	assert.Equal(t, rec.Header().Get("X-Request-Id"), got.RequestID)
-	return got
-}
-
 func TestSexAndNamesAreNeverEchoed(t *testing.T) {
 	rec := post(t, newTestHandler(&fakePublisher{}, time.Second), `{"PatientId":"1","FirstName":"Zebediah\u0001","Sex":"Quux-Sex","IsPregnant":"Quux-Preg"}`)
-	got := requireProblem(t, rec, http.StatusBadRequest)
+	got := problemtest.Require(t, rec, http.StatusBadRequest)
 	assert.Len(t, got.Errors, 3)
 	for _, secret := range []string{"Zebediah", "Quux"} {
 		assert.NotContains(t, rec.Body.String(), secret)
@@ -230,7 +218,7 @@ func TestContentType(t *testing.T) {
 			}
 			newTestHandler(pub, time.Second).ServeHTTP(rec, req)
 			if tt.wantStatus != http.StatusCreated {
-				requireProblem(t, rec, tt.wantStatus)
+				problemtest.Require(t, rec, tt.wantStatus)
 				assert.Empty(t, pub.events)
 				return
 			}
@@ -263,7 +251,7 @@ func TestAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pub := &fakePublisher{}
-			h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1, Tokens: tt.tokens})
+			h := withOps(discard, pub, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1, Tokens: tt.tokens})
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest(http.MethodPost, "/patientprofile", strings.NewReader(`{"PatientId":"1"}`))
 			req.Header.Set("Content-Type", "application/json")
@@ -272,7 +260,7 @@ func TestAuthentication(t *testing.T) {
 			}
 			h.ServeHTTP(rec, req)
 			if tt.wantStatus == http.StatusUnauthorized {
-				requireProblem(t, rec, http.StatusUnauthorized)
+				problemtest.Require(t, rec, http.StatusUnauthorized)
 				assert.True(t, strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer"), rec.Header().Get("WWW-Authenticate"))
 				assert.Empty(t, pub.events)
 				return
@@ -306,7 +294,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
-			requireProblem(t, rec, tt.wantStatus)
+			problemtest.Require(t, rec, tt.wantStatus)
 			assert.Equal(t, tt.wantAllow, rec.Header().Get("Allow"))
 		})
 	}
@@ -338,7 +326,7 @@ func TestRequestID(t *testing.T) {
 func TestLoadShedding(t *testing.T) {
 	const bound = 3
 	pub := &gatedPublisher{entered: make(chan struct{}, 100), release: make(chan struct{})}
-	h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), pub, Config{PublishTimeout: time.Minute, MaxInFlightPublishes: bound})
+	h := withOps(discard, pub, Config{PublishTimeout: time.Minute, MaxInFlightPublishes: bound})
 
 	held := make(chan *httptest.ResponseRecorder, bound)
 	for range bound {
@@ -349,7 +337,7 @@ func TestLoadShedding(t *testing.T) {
 	}
 	// The bound is reached: the next request is turned away at once, not queued.
 	rec := post(t, h, `{"PatientId":"1"}`)
-	requireProblem(t, rec, http.StatusServiceUnavailable)
+	problemtest.Require(t, rec, http.StatusServiceUnavailable)
 	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
 
 	close(pub.release)
@@ -389,7 +377,7 @@ func TestPostProfileBrokerDown(t *testing.T) {
 			start := time.Now()
 			rec := post(t, newTestHandler(tt.pub, 50*time.Millisecond), `{"PatientId":"1"}`)
 
-			requireProblem(t, rec, http.StatusServiceUnavailable)
+			problemtest.Require(t, rec, http.StatusServiceUnavailable)
 			assert.Equal(t, "1", rec.Header().Get("Retry-After"))
 			assert.Less(t, time.Since(start), 5*time.Second, "a hung broker must not hang the request")
 			assert.NotContains(t, rec.Body.String(), "EventId")
@@ -418,7 +406,7 @@ func TestMetrics(t *testing.T) {
 	post(t, h, `{"PatientId":"1"}`)
 	post(t, h, `{"PatientId":"1"}`)
 	post(t, h, `{"PatientId":""}`)
-	failing := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{err: errors.New("down")}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
+	failing := withOps(discard, &fakePublisher{err: errors.New("down")}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
 	post(t, failing, `{"PatientId":"1"}`)
 
 	for name, tt := range map[string]struct {
@@ -454,7 +442,7 @@ func TestMetrics(t *testing.T) {
 
 // The handler's own cost per request, without the broker: decode, validate, stamp, encode.
 func BenchmarkPostProfile(b *testing.B) {
-	h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), &fakePublisher{}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
+	h := withOps(discard, &fakePublisher{}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
 	body := `{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`
 	b.ReportAllocs()
 	for b.Loop() {
@@ -473,9 +461,9 @@ type panickingPublisher struct{}
 func (panickingPublisher) Publish(context.Context, profile.Event) error { panic("boom") }
 
 func TestPanicIsAProblem(t *testing.T) {
-	h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), panickingPublisher{}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
+	h := withOps(discard, panickingPublisher{}, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1})
 	rec := post(t, h, `{"PatientId":"1"}`)
-	got := requireProblem(t, rec, http.StatusInternalServerError)
+	got := problemtest.Require(t, rec, http.StatusInternalServerError)
 	assert.NotContains(t, got.Detail, "boom", "the cause is for the log, not the client")
 	// The slot is given back: the next request is not shed.
 	assert.Equal(t, http.StatusInternalServerError, post(t, h, `{"PatientId":"1"}`).Code)
@@ -500,7 +488,7 @@ func TestDeleteProfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := withOps(slog.New(slog.NewTextHandler(io.Discard, nil)), tt.pub, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1, Tokens: tt.tokens})
+			h := withOps(discard, tt.pub, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1, Tokens: tt.tokens})
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest(http.MethodDelete, tt.path, nil)
 			if tt.authorization != "" {
@@ -511,7 +499,7 @@ func TestDeleteProfile(t *testing.T) {
 
 			require.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
 			if tt.wantStatus != http.StatusAccepted {
-				requireProblem(t, rec, tt.wantStatus)
+				problemtest.Require(t, rec, tt.wantStatus)
 				assert.Empty(t, tt.pub.events, "nothing is published")
 				return
 			}

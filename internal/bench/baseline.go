@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/ankitamadan/patient-profile/internal/api"
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 	"github.com/ankitamadan/patient-profile/internal/store"
@@ -47,9 +47,8 @@ func Serve(ctx context.Context, mode, addr, brokers, topic string) error {
 		reg := ops.NewRegistry()
 		h = ops.NewHandler(logger, reg, api.NewHandler(logger, nopPublisher{}, api.Config{PublishTimeout: 5 * time.Second, MaxInFlightPublishes: 1024}, reg), nopPinger{})
 	case ServeNaive:
-		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
-			RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-		defer w.Close()
+		w := broker.NewWriter(broker.Cluster{Brokers: []string{brokers}}, topic)
+		defer func() { _ = w.Close(context.WithoutCancel(ctx)) }()
 		h = naiveProducer(w)
 	default:
 		return fmt.Errorf("unknown -serve mode %q", mode)
@@ -69,7 +68,7 @@ func Serve(ctx context.Context, mode, addr, brokers, topic string) error {
 	return nil
 }
 
-func naiveProducer(w *kafka.Writer) http.Handler {
+func naiveProducer(w *broker.Writer) http.Handler {
 	var seq atomic.Int64
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -82,7 +81,7 @@ func naiveProducer(w *kafka.Writer) http.Handler {
 		e := profile.Event{EventID: strconv.FormatInt(seq.Add(1), 10), PatientID: req.PatientID, FirstName: req.FirstName,
 			LastName: req.LastName, Sex: req.Sex, IsPregnant: req.IsPregnant == "True", UpdatedAt: time.Now()}
 		v, _ := json.Marshal(e)
-		if err := w.WriteMessages(r.Context(), kafka.Message{Key: []byte(e.PatientID), Value: v}); err != nil {
+		if err := w.Write(r.Context(), message.Message{Key: []byte(e.PatientID), Value: v}); err != nil {
 			rw.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -95,15 +94,15 @@ func naiveProducer(w *kafka.Writer) http.Handler {
 // naiveConsumer is the consumer everyone writes first: fetch, put, commit, one at a time. It
 // runs until it has handled n messages or d has passed, and returns its rate.
 func naiveConsumer(ctx context.Context, brokers []string, group, topic string, t *store.Table, n int, d time.Duration) (float64, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: group, Topic: topic, StartOffset: kafka.FirstOffset,
-		MaxWait: 100 * time.Millisecond, SessionTimeout: 6 * time.Second})
-	defer r.Close()
+	r := broker.NewReader(broker.ReaderConfig{Cluster: broker.Cluster{Brokers: brokers}, Group: group, Topic: topic,
+		SessionTimeout: 6 * time.Second})
+	defer func() { _ = r.Close(context.WithoutCancel(ctx)) }()
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	var start time.Time
 	var done int
 	for done < n {
-		m, err := r.FetchMessage(ctx)
+		m, err := r.Fetch(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("naive consumer: fetch: %w", err)
 		}
@@ -117,7 +116,7 @@ func naiveConsumer(ctx context.Context, brokers []string, group, topic string, t
 		if _, err := t.Put(ctx, e); err != nil {
 			return 0, fmt.Errorf("naive consumer: %w", err)
 		}
-		if err := r.CommitMessages(ctx, m); err != nil {
+		if err := r.Commit(ctx, m); err != nil {
 			return 0, fmt.Errorf("naive consumer: commit: %w", err)
 		}
 		done++

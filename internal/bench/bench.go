@@ -16,9 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
+	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
@@ -291,7 +291,7 @@ func (r *runner) consumerDrain(ctx context.Context, endpoint string, n, burst in
 		if p.Exited() {
 			return 0, 0, errors.New("the consumer exited during the drain")
 		}
-		committed, end, err := devenv.GroupOffsets(ctx, r.stack.Brokers, group, topic)
+		committed, end, err := broker.GroupOffsets(ctx, r.stack.Cluster(), group, topic)
 		now := time.Now()
 		if err == nil && committed > 0 && t0.IsZero() {
 			t0, c0 = now, committed
@@ -314,54 +314,27 @@ func (r *runner) consumerDrain(ctx context.Context, endpoint string, n, burst in
 	}
 }
 
-// topic creates a fresh topic with 6 partitions, as the stack's.
+// topic creates a fresh topic with as many partitions as the stack's.
 func (r *runner) topic(ctx context.Context, name string) (string, error) {
 	r.seq++
 	topic := fmt.Sprintf("bench.%s.%d", name, r.seq)
-	client := &kafka.Client{Addr: kafka.TCP(r.stack.Brokers...), Timeout: 10 * time.Second}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 6, ReplicationFactor: 1}}})
-	if err != nil {
-		return "", fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	if err := resp.Errors[topic]; err != nil {
-		return "", fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	return topic, nil
+	return topic, broker.CreateTopics(ctx, r.stack.Cluster(), devenv.Partitions, topic)
 }
 
 // publish writes n events, burst per patient back to back, in big batches.
 func (r *runner) publish(ctx context.Context, topic string, n, burst int) error {
-	w := &kafka.Writer{Addr: kafka.TCP(r.stack.Brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireOne, BatchSize: 5000, BatchBytes: 900 << 10, BatchTimeout: 5 * time.Millisecond}
-	defer w.Close()
+	w := broker.NewBulkWriter(r.stack.Cluster(), topic)
+	defer func() { _ = w.Close(context.WithoutCancel(ctx)) }()
 	const chunk = 30000
-	msgs := make([]kafka.Message, 0, chunk)
+	msgs := make([]message.Message, 0, chunk)
 	for i := range n {
 		e := event(topic, i/burst, i%burst)
-		v, err := e.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, kafka.Message{Key: []byte(e.PatientID), Value: v})
+		msgs = append(msgs, message.Message{Key: []byte(e.PatientID), Value: e.AppendJSON(nil)})
 		if len(msgs) == chunk || i == n-1 {
-			if err := w.WriteMessages(ctx, msgs...); err != nil {
-				var errs kafka.WriteErrors
-				if errors.As(err, &errs) {
-					// It lists every message's error: keep the count and the first.
-					err = fmt.Errorf("%d of %d messages failed, the first with: %w", errs.Count(), len(msgs), errors.Join(firstError(errs)))
-				}
-				return fmt.Errorf("publish to %s: %w", topic, err)
+			if err := w.Write(ctx, msgs...); err != nil {
+				return fmt.Errorf("publish: %w", err)
 			}
 			msgs = msgs[:0]
-		}
-	}
-	return nil
-}
-
-func firstError(errs kafka.WriteErrors) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
 		}
 	}
 	return nil

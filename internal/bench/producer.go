@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 )
 
@@ -107,7 +108,7 @@ func (r *runner) endToEnd(ctx context.Context, rate float64, what string) error 
 	defer stop()
 	// The consumer has joined once it commits a first event (startProducer's warm-up POST).
 	for deadline := time.Now().Add(time.Minute); ; {
-		if lag, err := devenv.Lag(ctx, r.stack.Brokers, group, topic); err == nil && lag == 0 {
+		if lag, err := broker.Lag(ctx, r.stack.Cluster(), group, topic); err == nil && lag == 0 {
 			break
 		}
 		if time.Now().After(deadline) {

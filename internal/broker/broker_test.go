@@ -4,18 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/ankitamadan/patient-profile/internal/broker"
-	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
@@ -23,31 +23,14 @@ import (
 // Other producers of the topic use their client's default partitioner. The Java clients' (and
 // franz-go's, and librdkafka's murmur2_random) is murmur2: a patient must land on the same
 // partition whoever publishes, or its events lose their order in Kafka.
-func TestWriterPlacesKeysLikeTheJavaClients(t *testing.T) {
-	w := broker.NewWriter(broker.Cluster{Brokers: []string{"localhost:9092"}}, "t")
+func TestPartitionOfPlacesKeysLikeTheJavaClients(t *testing.T) {
 	java := kgo.StickyKeyPartitioner(nil).ForTopic("t") // franz-go's murmur2, written to match Java's
 	for _, n := range []int{1, 6, 12, 50} {
-		partitions := make([]int, n)
-		for i := range partitions {
-			partitions[i] = i
-		}
 		for i := range 500 {
 			key := []byte(fmt.Sprintf("patient-%d", i))
-			got := w.Balancer.Balance(kafka.Message{Key: key}, partitions...)
-			want := java.Partition(&kgo.Record{Key: key}, n)
-			assert.Equal(t, want, got, "key %q over %d partitions", key, n)
+			assert.Equal(t, java.Partition(&kgo.Record{Key: key}, n), broker.PartitionOf(key, n), "key %q over %d partitions", key, n)
 		}
 	}
-}
-
-// The zero-value Writer promises nothing (acks none) and waits a second per request; these are
-// the settings the README's guarantees rest on.
-func TestWriterSettings(t *testing.T) {
-	w := broker.NewWriter(broker.Cluster{Brokers: []string{"localhost:9092"}}, "t")
-	assert.Equal(t, kafka.RequireAll, w.RequiredAcks)
-	assert.Less(t, w.BatchTimeout, 10*time.Millisecond)
-	assert.False(t, w.AllowAutoTopicCreation)
-	assert.False(t, w.Async)
 }
 
 func TestPing(t *testing.T) {
@@ -85,30 +68,31 @@ func TestDeadLetters(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "dlq"))
 			require.NoError(t, err)
 			defer c.Close()
-			dl := broker.NewDeadLetters(broker.Cluster{Brokers: c.ListenAddrs()}, "dlq")
-			defer dl.Close()
+			cluster := broker.Cluster{Brokers: c.ListenAddrs()}
+			dl := broker.NewDeadLetters(cluster, "dlq")
+			defer dl.Close(context.Background())
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 
-			src := kafka.Message{Topic: "events", Partition: 4, Offset: 77, Key: []byte("p1"), Value: tt.value,
-				Headers: []kafka.Header{{Key: "trace", Value: []byte("abc")}}}
+			src := message.Message{Topic: "events", Partition: 4, Offset: 77, Key: []byte("p1"), Value: tt.value,
+				Headers: []message.Header{{Key: "trace", Value: []byte("abc")}}}
 			require.NoError(t, dl.Send(ctx, src, errors.New("decode event: PatientId: missing or empty")))
 
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.ListenAddrs(), Topic: "dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
-			defer r.Close()
-			got, err := r.ReadMessage(ctx)
+			parked, err := broker.ReadAll(ctx, cluster, "dlq")
 			require.NoError(t, err)
+			require.Len(t, parked, 1)
+			got := parked[0]
 			headers := map[string]string{}
 			for _, h := range got.Headers {
 				headers[h.Key] = string(h.Value)
 			}
 			assert.Equal(t, "p1", string(got.Key))
 			assert.Equal(t, tt.wantValue, got.Value)
-			assert.Equal(t, tt.wantDropped, headers[broker.HeaderValueDropped])
-			delete(headers, broker.HeaderValueDropped)
+			assert.Equal(t, tt.wantDropped, headers[deadletter.HeaderValueDropped])
+			delete(headers, deadletter.HeaderValueDropped)
 			assert.Equal(t, map[string]string{
-				"trace": "abc", broker.HeaderError: "decode event: PatientId: missing or empty",
-				broker.HeaderTopic: "events", broker.HeaderPartition: "4", broker.HeaderOffset: "77",
+				"trace": "abc", deadletter.HeaderError: "decode event: PatientId: missing or empty",
+				deadletter.HeaderTopic: "events", deadletter.HeaderPartition: "4", deadletter.HeaderOffset: "77",
 			}, headers)
 		})
 	}
@@ -124,26 +108,26 @@ func TestReadTopic(t *testing.T) {
 	defer cancel()
 
 	w := broker.NewWriter(cluster, "t")
-	defer w.Close()
-	var sent []kafka.Message
+	defer w.Close(context.Background())
+	var sent []message.Message
 	for i := range 40 {
-		m := kafka.Message{Key: []byte(fmt.Sprint("p", i%7)), Value: []byte(fmt.Sprint("v", i)),
-			Headers: []kafka.Header{{Key: "n", Value: []byte(fmt.Sprint(i))}}}
+		m := message.Message{Key: []byte(fmt.Sprint("p", i%7)), Value: []byte(fmt.Sprint("v", i)),
+			Headers: []message.Header{{Key: "n", Value: []byte(fmt.Sprint(i))}}}
 		if i == 5 {
 			m.Value = nil
 		}
 		sent = append(sent, m)
 	}
-	require.NoError(t, w.WriteMessages(ctx, sent...))
+	require.NoError(t, w.Write(ctx, sent...))
 
 	type seen struct{ key, value, header string }
 	var got []seen
 	last := map[int]int64{}
 	published := false
-	require.NoError(t, broker.ReadTopic(ctx, cluster, "t", func(m kafka.Message) error {
+	require.NoError(t, broker.ReadTopic(ctx, cluster, "t", func(m message.Message) error {
 		if !published {
 			// Published during the read: past the end the read started with, so not read.
-			require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("p1"), Value: []byte("late")}, kafka.Message{Key: []byte("p2"), Value: []byte("late")}))
+			require.NoError(t, w.Write(ctx, message.Message{Key: []byte("p1"), Value: []byte("late")}, message.Message{Key: []byte("p2"), Value: []byte("late")}))
 			published = true
 		}
 		assert.Equal(t, "t", m.Topic)
@@ -166,12 +150,12 @@ func TestReadTopic(t *testing.T) {
 	assert.Len(t, last, 3, "every partition was read")
 
 	calls := 0
-	require.NoError(t, broker.ReadTopic(ctx, cluster, "empty", func(kafka.Message) error { calls++; return nil }))
+	require.NoError(t, broker.ReadTopic(ctx, cluster, "empty", func(message.Message) error { calls++; return nil }))
 	assert.Zero(t, calls)
 
 	stop := errors.New("stop")
-	assert.ErrorIs(t, broker.ReadTopic(ctx, cluster, "t", func(kafka.Message) error { return stop }), stop)
-	assert.ErrorContains(t, broker.ReadTopic(ctx, cluster, "missing", func(kafka.Message) error { return nil }), "missing")
+	assert.ErrorIs(t, broker.ReadTopic(ctx, cluster, "t", func(message.Message) error { return stop }), stop)
+	assert.ErrorContains(t, broker.ReadTopic(ctx, cluster, "missing", func(message.Message) error { return nil }), "missing")
 }
 
 // A Writer whose first metadata lookup failed must not keep that failure once the broker
@@ -180,26 +164,28 @@ func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
 	devenvtest.SkipIfShort(t)
 	tests := []struct {
 		name    string
-		publish func(ctx context.Context, c broker.Cluster) (io.Closer, func() error)
+		publish func(ctx context.Context, c broker.Cluster) (closer, func() error)
 	}{
-		{"publisher", func(ctx context.Context, c broker.Cluster) (io.Closer, func() error) {
+		{"publisher", func(ctx context.Context, c broker.Cluster) (closer, func() error) {
 			p := broker.NewPublisher(c, "t", "/patient-profile/test")
-			return p, func() error {
+			return closer(p.Close), func() error {
 				return p.Publish(ctx, profile.Event{EventID: "e1", PatientID: "p1", UpdatedAt: time.Now()})
 			}
 		}},
-		{"dead letters", func(ctx context.Context, c broker.Cluster) (io.Closer, func() error) {
+		{"dead letters", func(ctx context.Context, c broker.Cluster) (closer, func() error) {
 			d := broker.NewDeadLetters(c, "t")
-			return d, func() error { return d.Send(ctx, kafka.Message{Topic: "src", Key: []byte("p1")}, errors.New("poison")) }
+			return closer(d.Close), func() error {
+				return d.Send(ctx, message.Message{Topic: "src", Key: []byte("p1")}, errors.New("poison"))
+			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port := freePort(t)
+			port := devenvtest.FreePort(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			w, publish := tt.publish(ctx, broker.Cluster{Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
-			defer w.Close()
+			defer w(context.Background())
 			require.Error(t, publish(), "no broker yet")
 
 			c, err := kfake.NewCluster(kfake.Ports(port), kfake.SeedTopics(1, "t"))
@@ -210,10 +196,5 @@ func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// closer is a Close that takes a context, as the publishers' do.
+type closer func(context.Context) error

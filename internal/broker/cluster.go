@@ -68,7 +68,17 @@ func NewCluster(brokers []string, c Security) (Cluster, error) {
 }
 
 func (c Cluster) transport(dialTimeout, metadataTTL time.Duration) *kafka.Transport {
-	return &kafka.Transport{DialTimeout: dialTimeout, IdleTimeout: 5 * time.Minute, MetadataTTL: metadataTTL, TLS: c.TLS, SASL: c.SASL}
+	return &kafka.Transport{
+		DialTimeout: dialTimeout, IdleTimeout: 5 * time.Minute, MetadataTTL: metadataTTL, TLS: c.TLS, SASL: c.SASL,
+	}
+}
+
+// client returns a kafka-go Client with a Transport of its own, and the function that closes its
+// connections. Checks and tools use one per call: a long-lived Transport answers metadata
+// requests from its cache.
+func (c Cluster) client(dialTimeout, timeout time.Duration) (*kafka.Client, func()) {
+	t := c.transport(dialTimeout, time.Minute)
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: timeout, Transport: t}, t.CloseIdleConnections
 }
 
 func (c Cluster) dialer(timeout time.Duration) *kafka.Dialer {

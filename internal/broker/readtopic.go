@@ -10,6 +10,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
+
+	"github.com/ankitamadan/patient-profile/internal/message"
 )
 
 // ReadTopic calls fn with every message of topic, partition by partition and in offset order,
@@ -19,25 +21,16 @@ import (
 //
 // It joins no consumer group and commits nothing: it can run any number of times, alongside
 // anything else, and each run sees the whole topic. An error from fn stops it and is returned.
-func ReadTopic(ctx context.Context, c Cluster, topic string, fn func(kafka.Message) error) error {
-	t := c.transport(5*time.Second, time.Minute)
-	defer t.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: 10 * time.Second, Transport: t}
-
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+func ReadTopic(ctx context.Context, c Cluster, topic string, fn func(message.Message) error) error {
+	client, done := c.client(5*time.Second, 10*time.Second)
+	defer done()
+	ids, err := partitions(ctx, client, topic)
 	if err != nil {
-		return fmt.Errorf("read %s: metadata: %w", topic, err)
-	}
-	i := slices.IndexFunc(md.Topics, func(t kafka.Topic) bool { return t.Name == topic })
-	switch {
-	case i < 0:
-		return fmt.Errorf("read %s: topic not found", topic)
-	case md.Topics[i].Error != nil:
-		return fmt.Errorf("read %s: %w", topic, md.Topics[i].Error)
+		return fmt.Errorf("read %s: %w", topic, err)
 	}
 	var reqs []kafka.OffsetRequest
-	for _, p := range md.Topics[i].Partitions {
-		reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+	for _, p := range ids {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
 	offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
@@ -56,8 +49,19 @@ func ReadTopic(ctx context.Context, c Cluster, topic string, fn func(kafka.Messa
 	return nil
 }
 
+// ReadAll returns every message of topic, as ReadTopic reads them.
+func ReadAll(ctx context.Context, c Cluster, topic string) ([]message.Message, error) {
+	var out []message.Message
+	err := ReadTopic(ctx, c, topic, func(m message.Message) error {
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
 // readPartition reads [from, end) of one partition.
-func readPartition(ctx context.Context, client *kafka.Client, topic string, partition int, from, end int64, fn func(kafka.Message) error) error {
+func readPartition(ctx context.Context, client *kafka.Client, topic string, partition int, from, end int64,
+	fn func(message.Message) error) error {
 	for next := from; next < end; {
 		res, err := client.Fetch(ctx, &kafka.FetchRequest{
 			Topic: topic, Partition: partition, Offset: next,
@@ -82,7 +86,7 @@ func readPartition(ctx context.Context, client *kafka.Client, topic string, part
 			if r.Offset < next || r.Offset >= end {
 				continue
 			}
-			m, err := message(topic, partition, r)
+			m, err := record(topic, partition, res.HighWatermark, r)
 			if err != nil {
 				return fmt.Errorf("read %s/%d/%d: %w", topic, partition, r.Offset, err)
 			}
@@ -100,17 +104,38 @@ func readPartition(ctx context.Context, client *kafka.Client, topic string, part
 	return nil
 }
 
-func message(topic string, partition int, r *kafka.Record) (kafka.Message, error) {
+func record(topic string, partition int, high int64, r *kafka.Record) (message.Message, error) {
 	key, err := protocol.ReadAll(r.Key)
 	if err != nil {
-		return kafka.Message{}, fmt.Errorf("key: %w", err)
+		return message.Message{}, fmt.Errorf("key: %w", err)
 	}
 	value, err := protocol.ReadAll(r.Value)
 	if err != nil {
-		return kafka.Message{}, fmt.Errorf("value: %w", err)
+		return message.Message{}, fmt.Errorf("value: %w", err)
 	}
-	return kafka.Message{
-		Topic: topic, Partition: partition, Offset: r.Offset, Time: r.Time,
-		Key: key, Value: value, Headers: slices.Clone(r.Headers),
+	return message.Message{
+		Topic: topic, Partition: partition, Offset: r.Offset, HighWaterMark: high, Time: r.Time,
+		Key: key, Value: value, Headers: fromKafkaHeaders(r.Headers),
 	}, nil
+}
+
+// partitions lists the partition ids of topic.
+func partitions(ctx context.Context, client *kafka.Client, topic string) ([]int, error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	i := slices.IndexFunc(md.Topics, func(t kafka.Topic) bool { return t.Name == topic })
+	switch {
+	case i < 0:
+		return nil, fmt.Errorf("topic %s not found", topic)
+	case md.Topics[i].Error != nil:
+		return nil, fmt.Errorf("topic %s: %w", topic, md.Topics[i].Error)
+	}
+	ids := make([]int, 0, len(md.Topics[i].Partitions))
+	for _, p := range md.Topics[i].Partitions {
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -47,7 +47,7 @@ var publishedEvents = []profile.Event{
 
 // publishAndReadBack publishes events through the real Publisher to a kfake broker and reads
 // the messages back, as any consumer would.
-func publishAndReadBack(t *testing.T, events []profile.Event) []kafka.Message {
+func publishAndReadBack(t *testing.T, events []profile.Event) []message.Message {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")
@@ -56,19 +56,14 @@ func publishAndReadBack(t *testing.T, events []profile.Event) []kafka.Message {
 	require.NoError(t, err)
 	defer c.Close()
 	pub := NewPublisher(Cluster{Brokers: c.ListenAddrs()}, "events", "/patient-profile/test")
-	defer pub.Close()
+	defer pub.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, e := range events {
 		require.NoError(t, pub.Publish(ctx, e))
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.ListenAddrs(), Topic: "events", Partition: 0, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	msgs := make([]kafka.Message, len(events))
-	for i := range msgs {
-		msgs[i], err = r.ReadMessage(ctx)
-		require.NoError(t, err)
-	}
+	msgs, err := ReadAll(ctx, Cluster{Brokers: c.ListenAddrs()}, "events")
+	require.NoError(t, err)
 	return msgs
 }
 
@@ -152,10 +147,9 @@ func TestPublishedDeletionIsFollowedByATombstone(t *testing.T) {
 	schema := compileEventSchema(t)
 	deletion := profile.Event{EventID: "0193c1f0-0000-7000-8000-00000000000d", PatientID: "1", Deleted: true,
 		UpdatedAt: time.Date(2026, 1, 2, 5, 0, 1, 0, time.UTC)}
-	// publishAndReadBack reads one message per event: ask for two by publishing after it an
-	// update of another patient, whose place must then be third.
+	// An update of another patient after it, whose place must then be third.
 	other := publishedEvents[1]
-	msgs := publishAndReadBack(t, []profile.Event{deletion, other, other})
+	msgs := publishAndReadBack(t, []profile.Event{deletion, other})
 
 	assert.NoError(t, validateValue(schema, msgs[0].Value), "%s", msgs[0].Value)
 	assert.JSONEq(t, `{"EventId":"0193c1f0-0000-7000-8000-00000000000d","PatientId":"1","DeletedAt":"2026-01-02T05:00:01Z"}`, string(msgs[0].Value))
@@ -172,5 +166,6 @@ func TestPublishedDeletionIsFollowedByATombstone(t *testing.T) {
 	assert.Equal(t, "1", string(msgs[1].Key), "the tombstone has the patient's key")
 	assert.Nil(t, msgs[1].Value, "a Kafka tombstone's value is null")
 	assert.Equal(t, msgs[0].Offset+1, msgs[1].Offset, "right after the deletion")
+	require.Len(t, msgs, 3)
 	assert.Equal(t, other.PatientID, string(msgs[2].Key))
 }

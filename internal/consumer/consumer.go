@@ -19,23 +19,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
-// fetcher is the consumer-group side of a kafka-go Reader.
+// fetcher is a consumer-group member's reader. Fetch may return errors that it recovers from by
+// itself (the loop retries), or message.ErrClosed once it is closed. Commit commits, per
+// partition, the offset after each message.
 type fetcher interface {
-	FetchMessage(ctx context.Context) (kafka.Message, error)
-	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+	Fetch(ctx context.Context) (message.Message, error)
+	Commit(ctx context.Context, msgs ...message.Message) error
 }
 
 // profileWriter applies an event under the ordering rule. It reports false, nil when the stored
@@ -47,7 +45,7 @@ type profileWriter interface {
 
 // deadLetterer parks a message that can never be applied.
 type deadLetterer interface {
-	Send(ctx context.Context, m kafka.Message, reason error) error
+	Send(ctx context.Context, m message.Message, reason error) error
 }
 
 // Defaults for the zero values of Config's bounds.
@@ -122,11 +120,11 @@ type keyQueue struct {
 
 // item is a fetched message on its way to a final outcome.
 type item struct {
-	m   kafka.Message
+	m   message.Message
 	e   profile.Event
 	err error // why the message can't be decoded: it is poison
-	// mark is the message's place in its partition's watermark; nil for a redelivered message
-	// (kafka-go #1398), whose offset another message already holds.
+	// mark is the message's place in its partition's watermark; nil for a message handed out
+	// again, whose offset another message already holds.
 	mark *mark
 }
 
@@ -145,7 +143,7 @@ func New(logger *slog.Logger, reader fetcher, store profileWriter, dlq deadLette
 		marks: newWatermark(), keys: map[string]*keyQueue{},
 		// Every patient in keys has at least one message in the buffer, so ready never fills.
 		ready: make(chan string, cfg.MaxBuffered), buffered: make(chan struct{}, cfg.MaxBuffered),
-		deadLetters: map[string]*atomic.Int64{}, health: health{failing: map[msgID]error{}}, lag: lag{byPartition: map[int]int64{}}}
+		deadLetters: map[string]*atomic.Int64{}, health: newHealth(), lag: newLag()}
 	for _, r := range Reasons {
 		c.deadLetters[r] = new(atomic.Int64)
 	}
@@ -226,16 +224,16 @@ func (c *Consumer) fetchLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-		m, err := c.reader.FetchMessage(ctx)
+		m, err := c.reader.Fetch(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
-			return fmt.Errorf("fetch: reader closed: %w", err)
+		if errors.Is(err, message.ErrClosed) {
+			return err
 		}
 		if err != nil {
 			<-c.buffered
-			// kafka-go reports errors it is still recovering from (a broker down, a failed
+			// The reader reports errors it is still recovering from (a broker down, a failed
 			// join) and keeps retrying behind them, so this is not the end: wait, fetch again.
 			wait := backoff(failures, c.cfg.MaxBackoff)
 			failures++
@@ -346,7 +344,7 @@ func (c *Consumer) commit(ctx context.Context) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := c.reader.CommitMessages(ctx, msgs...); err != nil {
+	if err := c.reader.Commit(ctx, msgs...); err != nil {
 		c.marks.restore(msgs)
 		err = fmt.Errorf("commit %d partitions: %w", len(msgs), err)
 		c.health.setCommit(err)
@@ -362,96 +360,3 @@ func (c *Consumer) commit(ctx context.Context) error {
 
 // errShutdown marks a message left without a final outcome because the consumer is stopping.
 var errShutdown = errors.New("abandoned at shutdown")
-
-// Ping reports whether the loop is doing its work: no partition is retrying a store write or a
-// dead-letter publish, and the last commit succeeded. /readyz asks it beside the checks that dial
-// the broker and describe the table, because those succeed while writes are throttled or not
-// permitted, or while commits fail. Fetching is left to the broker check: kafka-go's Reader
-// retries a failed fetch or join behind FetchMessage, which then just blocks, so the loop cannot
-// tell a recovered reader from an idle one.
-func (c *Consumer) Ping(context.Context) error { return c.health.err() }
-
-// msgID is a message's coordinates.
-type msgID struct {
-	topic     string
-	partition int
-	offset    int64
-}
-
-// health is what the loop has seen of its own calls, for Ping.
-type health struct {
-	mu        sync.Mutex
-	failing   map[msgID]error // the messages whose calls are being retried, and why
-	commitErr error
-}
-
-func (h *health) setFailing(m kafka.Message, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	key := msgID{m.Topic, m.Partition, m.Offset}
-	if err == nil {
-		delete(h.failing, key)
-	} else {
-		h.failing[key] = err
-	}
-}
-
-func (h *health) setCommit(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.commitErr = err
-}
-
-func (h *health) err() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var errs []error
-	byPartition := map[int]error{} // one line per partition is enough to say what is wrong
-	for m, err := range h.failing {
-		byPartition[m.partition] = err
-	}
-	for _, p := range slices.Sorted(maps.Keys(byPartition)) {
-		errs = append(errs, fmt.Errorf("partition %d retrying: %w", p, byPartition[p]))
-	}
-	if h.commitErr != nil {
-		errs = append(errs, h.commitErr)
-	}
-	return errors.Join(errs...)
-}
-
-// Lag returns, per partition this consumer has handled, how many messages were behind the last
-// one it brought to a final outcome, when that one was fetched. A partition that has moved to
-// another member keeps the last value seen here.
-func (c *Consumer) Lag() map[int]int64 { return c.lag.snapshot() }
-
-type lag struct {
-	mu          sync.Mutex
-	byPartition map[int]int64
-	offset      map[int]int64 // the highest offset recorded, per partition
-}
-
-// record notes the lag behind m: a fetched message carries its partition's high watermark (the
-// offset the next message will get), so the messages after m number HighWaterMark - Offset - 1.
-// Patients finish in any order, so only the highest offset of a partition counts.
-func (l *lag) record(m kafka.Message) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.offset == nil {
-		l.offset = map[int]int64{}
-	}
-	if o, ok := l.offset[m.Partition]; ok && m.Offset < o {
-		return
-	}
-	l.offset[m.Partition] = m.Offset
-	l.byPartition[m.Partition] = max(m.HighWaterMark-m.Offset-1, 0)
-}
-
-func (l *lag) snapshot() map[int]int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make(map[int]int64, len(l.byPartition))
-	for p, n := range l.byPartition {
-		out[p] = n
-	}
-	return out
-}

@@ -4,114 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
-
-// fakeReader hands out msgs in order, then blocks like a reader with nothing to fetch. It
-// records every commit. fetchErrs are returned first, one per fetch, as kafka-go surfaces
-// errors it is recovering from.
-type fakeReader struct {
-	mu        sync.Mutex
-	fetchErrs []error
-	msgs      []kafka.Message
-	commits   [][]kafka.Message
-	commitErr error
-	// failCommits makes that many commits fail before they succeed.
-	failCommits int
-	// holds makes the fetch after that many messages wait (up to 200ms) until that many
-	// commits have happened, to place a commit between two fetches.
-	holds map[int]int
-	// until makes the fetch after that many messages wait (up to 2s) until the func holds, to
-	// keep two events of one patient from being fetched together and coalesced.
-	until   map[int]func() bool
-	fetched int
-}
-
-func (r *fakeReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
-	r.mu.Lock()
-	if len(r.fetchErrs) > 0 {
-		err := r.fetchErrs[0]
-		r.fetchErrs = r.fetchErrs[1:]
-		r.mu.Unlock()
-		return kafka.Message{}, err
-	}
-	if n, ok := r.holds[r.fetched]; ok {
-		for deadline := time.Now().Add(200 * time.Millisecond); len(r.commits) < n && ctx.Err() == nil && time.Now().Before(deadline); {
-			r.mu.Unlock()
-			time.Sleep(time.Millisecond)
-			r.mu.Lock()
-		}
-	}
-	if cond, ok := r.until[r.fetched]; ok {
-		for deadline := time.Now().Add(2 * time.Second); ctx.Err() == nil && time.Now().Before(deadline); {
-			r.mu.Unlock()
-			done := cond()
-			if !done {
-				time.Sleep(time.Millisecond)
-			}
-			r.mu.Lock()
-			if done {
-				break
-			}
-		}
-	}
-	if len(r.msgs) > 0 {
-		r.fetched++
-		m := r.msgs[0]
-		r.msgs = r.msgs[1:]
-		r.mu.Unlock()
-		return m, nil
-	}
-	r.mu.Unlock()
-	<-ctx.Done()
-	return kafka.Message{}, ctx.Err()
-}
-
-func (r *fakeReader) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.commitErr != nil {
-		return r.commitErr
-	}
-	if r.failCommits > 0 {
-		r.failCommits--
-		return errors.New("rebalance in progress")
-	}
-	r.commits = append(r.commits, msgs)
-	return nil
-}
-
-// committed returns the next offset to read per partition, as the broker would hold it.
-func (r *fakeReader) committed() map[int]int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	got := map[int]int64{}
-	for _, c := range r.commits {
-		for _, m := range c {
-			got[m.Partition] = m.Offset + 1
-		}
-	}
-	return got
-}
-
-func (r *fakeReader) drained() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs) == 0
-}
 
 var t0 = time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
 
@@ -119,12 +22,12 @@ func event(patient string, ms int) profile.Event {
 	return profile.Event{EventID: fmt.Sprintf("e%d", ms), PatientID: patient, UpdatedAt: t0.Add(time.Duration(ms) * time.Millisecond)}
 }
 
-func msg(t *testing.T, partition int, offset int64, value string) kafka.Message {
+func msg(t *testing.T, partition int, offset int64, value string) message.Message {
 	t.Helper()
-	return kafka.Message{Topic: "patient.profile.updated", Partition: partition, Offset: offset, Value: []byte(value)}
+	return message.Message{Topic: "patient.profile.updated", Partition: partition, Offset: offset, Value: []byte(value)}
 }
 
-func eventMsg(t *testing.T, partition int, offset int64, e profile.Event) kafka.Message {
+func eventMsg(t *testing.T, partition int, offset int64, e profile.Event) message.Message {
 	t.Helper()
 	b, err := e.MarshalJSON()
 	require.NoError(t, err)
@@ -137,8 +40,11 @@ func eventMsg(t *testing.T, partition int, offset int64, e profile.Event) kafka.
 // consumer binary does with store.IsRejected.
 var errRejected = errors.New("rejected by the store")
 
-var testConfig = Config{CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond, ShutdownTimeout: 2 * time.Second, MaxClockSkew: 5 * time.Minute,
-	Permanent: func(err error) bool { return errors.Is(err, errRejected) }}
+var testConfig = Config{
+	CommitInterval: 5 * time.Millisecond, AttemptTimeout: time.Second, MaxBackoff: 5 * time.Millisecond,
+	ShutdownTimeout: 2 * time.Second, MaxClockSkew: 5 * time.Minute,
+	Permanent: func(err error) bool { return errors.Is(err, errRejected) },
+}
 
 // runUntil runs the consumer until cond holds (or a deadline passes), then stops it and returns
 // Run's error once it has returned.
@@ -158,125 +64,132 @@ func runUntil(t *testing.T, c *Consumer, cond func() bool) error {
 	}
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// discard is the loop's logger in tests: what it logs is not what they check.
+var discard = slog.New(slog.DiscardHandler)
+
+// withoutCommits is s with the commit count zeroed: how often the loop commits depends on timing.
+func withoutCommits(s Stats) Stats {
+	s.Commits = 0
+	return s
+}
 
 func TestConsumerOutcomes(t *testing.T) {
 	transient := errors.New("dial tcp 127.0.0.1:4566: connection refused")
 	rejected := fmt.Errorf("put profile 1: %w: ValidationException: item too large", errRejected)
 
 	tests := []struct {
-		name         string
-		msgs         func(t *testing.T) []kafka.Message
-		setup        func(w *mockProfileWriter, d *mockDeadLetterer)
-		wantCommit   map[int]int64
-		wantStats    Stats
-		stopWhenDone bool
+		name  string
+		msgs  func(t *testing.T) []message.Message
+		setup func(s *fakeStore, d *fakeDeadLetters)
 		// holds as in fakeReader: where a patient's events must not be coalesced
-		holds map[int]int
+		holds      map[int]int
+		wantCommit map[int]int64
+		wantStats  Stats
+		wantPuts   map[string][]profile.Event
+		// wantParked is the start of each dead letter's reason, by offset
+		wantParked map[int64]string
 	}{
 		{
 			name: "applied and stale events are committed per partition",
-			msgs: func(t *testing.T) []kafka.Message {
-				return []kafka.Message{eventMsg(t, 0, 10, event("1", 2)), eventMsg(t, 1, 20, event("2", 1)), eventMsg(t, 0, 11, event("1", 1))}
+			msgs: func(t *testing.T) []message.Message {
+				return []message.Message{
+					eventMsg(t, 0, 10, event("1", 2)), eventMsg(t, 1, 20, event("2", 1)), eventMsg(t, 0, 11, event("1", 1)),
+				}
 			},
-			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
-				w.EXPECT().Put(mock.Anything, event("1", 2)).Return(true, nil).Once()
-				w.EXPECT().Put(mock.Anything, event("2", 1)).Return(true, nil).Once()
-				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, nil).Once()
-			},
+			holds:      map[int]int{2: 1},
 			wantCommit: map[int]int64{0: 12, 1: 21},
 			wantStats:  Stats{Applied: 2, Stale: 1},
-			holds:      map[int]int{2: 1},
+			wantPuts:   map[string][]profile.Event{"1": {event("1", 2), event("1", 1)}, "2": {event("2", 1)}},
 		},
 		{
 			name: "a transient store error is retried in place, then committed",
-			msgs: func(t *testing.T) []kafka.Message {
-				return []kafka.Message{eventMsg(t, 0, 5, event("1", 1)), eventMsg(t, 0, 6, event("1", 2))}
+			msgs: func(t *testing.T) []message.Message {
+				return []message.Message{eventMsg(t, 0, 5, event("1", 1)), eventMsg(t, 0, 6, event("1", 2))}
 			},
-			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
-				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, transient).Times(3)
-				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
-				w.EXPECT().Put(mock.Anything, event("1", 2)).Return(true, nil).Once()
+			setup: func(s *fakeStore, _ *fakeDeadLetters) {
+				s.script[event("1", 1).EventID] = []error{transient, transient, transient}
 			},
+			holds:      map[int]int{1: 1},
 			wantCommit: map[int]int64{0: 7},
 			wantStats:  Stats{Applied: 2, Retries: 3},
-			holds:      map[int]int{1: 1},
+			wantPuts: map[string][]profile.Event{
+				"1": {event("1", 1), event("1", 1), event("1", 1), event("1", 1), event("1", 2)},
+			},
 		},
 		{
 			name: "poison is dead-lettered with its decode error, then committed",
-			msgs: func(t *testing.T) []kafka.Message {
-				return []kafka.Message{msg(t, 2, 0, `not json`), msg(t, 2, 1, `{"UpdatedAt":"2026-01-02T05:00:00Z"}`), eventMsg(t, 2, 2, event("3", 1))}
-			},
-			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
-				d.EXPECT().Send(mock.Anything, mock.MatchedBy(func(m kafka.Message) bool { return m.Offset == 0 }),
-					mock.MatchedBy(func(err error) bool { return err != nil })).Return(nil).Once()
-				d.EXPECT().Send(mock.Anything, mock.MatchedBy(func(m kafka.Message) bool { return m.Offset == 1 }),
-					mock.MatchedBy(func(err error) bool {
-						return assert.ObjectsAreEqual("decode event: PatientId: missing or empty", err.Error())
-					})).Return(nil).Once()
-				w.EXPECT().Put(mock.Anything, event("3", 1)).Return(true, nil).Once()
+			msgs: func(t *testing.T) []message.Message {
+				return []message.Message{
+					msg(t, 2, 0, `not json`), msg(t, 2, 1, `{"UpdatedAt":"2026-01-02T05:00:00Z"}`), eventMsg(t, 2, 2, event("3", 1)),
+				}
 			},
 			wantCommit: map[int]int64{2: 3},
 			wantStats:  Stats{Applied: 1, DeadLettered: 2},
+			wantPuts:   map[string][]profile.Event{"3": {event("3", 1)}},
+			wantParked: map[int64]string{
+				0: "decode event: ",
+				1: "decode event: PatientId: missing or empty",
+			},
 		},
 		{
 			name: "an event the store rejects is dead-lettered, not retried forever",
-			msgs: func(t *testing.T) []kafka.Message { return []kafka.Message{eventMsg(t, 0, 0, event("1", 1))} },
-			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
-				w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, rejected).Once()
-				d.EXPECT().Send(mock.Anything, mock.Anything, rejected).Return(nil).Once()
+			msgs: func(t *testing.T) []message.Message { return []message.Message{eventMsg(t, 0, 0, event("1", 1))} },
+			setup: func(s *fakeStore, _ *fakeDeadLetters) {
+				s.rejects[event("1", 1).EventID] = rejected
 			},
 			wantCommit: map[int]int64{0: 1},
 			wantStats:  Stats{DeadLettered: 1},
+			wantPuts:   map[string][]profile.Event{"1": {event("1", 1)}},
+			wantParked: map[int64]string{0: rejected.Error()},
 		},
 		{
-			name: "a failed dead-letter publish is retried and nothing is committed until it succeeds",
-			msgs: func(t *testing.T) []kafka.Message { return []kafka.Message{msg(t, 0, 0, `{`)} },
-			setup: func(w *mockProfileWriter, d *mockDeadLetterer) {
-				d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(errors.New("dlq broker down")).Times(2)
-				d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(nil).Once()
-			},
+			name:       "a failed dead-letter publish is retried and nothing is committed until it succeeds",
+			msgs:       func(t *testing.T) []message.Message { return []message.Message{msg(t, 0, 0, `{`)} },
+			setup:      func(_ *fakeStore, d *fakeDeadLetters) { d.fail = 2 },
 			wantCommit: map[int]int64{0: 1},
 			wantStats:  Stats{DeadLettered: 1, Retries: 2},
+			wantPuts:   map[string][]profile.Event{},
+			wantParked: map[int64]string{0: "decode event: "},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &fakeReader{msgs: tt.msgs(t), holds: tt.holds}
-			w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-			tt.setup(w, d)
-			c := New(quietLogger(), r, w, d, testConfig)
+			s, d := newFakeStore(0), &fakeDeadLetters{}
+			if tt.setup != nil {
+				tt.setup(s, d)
+			}
+			c := New(discard, r, s, d, testConfig)
 
 			err := runUntil(t, c, func() bool { return assert.ObjectsAreEqual(tt.wantCommit, r.committed()) })
 
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantCommit, r.committed())
-			got := c.Stats()
-			got.Commits = 0
-			assert.Equal(t, tt.wantStats, got)
+			assert.Equal(t, tt.wantStats, withoutCommits(c.Stats()))
+			for patient, want := range tt.wantPuts {
+				assert.Equal(t, want, s.putsOf(patient), "the writes of patient %s", patient)
+			}
+			reasons := d.reasons()
+			assert.Len(t, reasons, len(tt.wantParked))
+			for offset, want := range tt.wantParked {
+				assert.True(t, strings.HasPrefix(reasons[offset], want), "offset %d parked with %q, want %q...", offset, reasons[offset], want)
+			}
 		})
 	}
 }
 
-// kafka-go #1398: after a rebalance the Reader can return messages from before it, with offsets
-// below what was already handled and committed. They must not overwrite newer data (the store's
-// condition makes them stale) and must not rewind the group's offset.
+// After a rebalance a reader can hand out messages from before it, with offsets below what was
+// already handled and committed. They must not overwrite newer data (the store's condition makes
+// them stale) and must not rewind the group's offset.
 func TestConsumerStaleRedeliveryAfterRebalance(t *testing.T) {
-	r := &fakeReader{msgs: []kafka.Message{
+	r := &fakeReader{msgs: []message.Message{
 		eventMsg(t, 0, 10, event("1", 2)), eventMsg(t, 0, 11, event("1", 3)),
 		// the stale queue: fetched before the rebalance, handed out after
 		eventMsg(t, 0, 9, event("1", 1)), eventMsg(t, 0, 10, event("1", 2)),
 		eventMsg(t, 0, 12, event("1", 4)),
-	}, holds: map[int]int{1: 1, 2: 2, 4: 3}} // offsets 10 and 11 apart, a commit before the stale ones, and a chance of one after
-	w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-	w.EXPECT().Put(mock.Anything, event("1", 2)).Return(true, nil).Once()
-	w.EXPECT().Put(mock.Anything, event("1", 3)).Return(true, nil).Once()
-	// Events of the patient fetched together are coalesced: the newest is written, the others
-	// superseded. The redelivered pair is stale, or superseded.
-	w.EXPECT().Put(mock.Anything, event("1", 1)).Return(false, nil).Maybe()
-	w.EXPECT().Put(mock.Anything, event("1", 2)).Return(false, nil).Maybe()
-	w.EXPECT().Put(mock.Anything, event("1", 4)).Return(true, nil).Once()
-	c := New(quietLogger(), r, w, d, testConfig)
+	}, holds: map[int]int{1: 1, 2: 2, 4: 3}} // 10 and 11 apart, a commit before the stale ones, and maybe one after
+	s := newFakeStore(0)
+	c := New(discard, r, s, &fakeDeadLetters{}, testConfig)
 
 	require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 13 }))
 
@@ -287,44 +200,54 @@ func TestConsumerStaleRedeliveryAfterRebalance(t *testing.T) {
 			prev = m.Offset + 1
 		}
 	}
-	s := c.Stats()
-	assert.Equal(t, int64(3), s.Applied)
-	assert.Equal(t, int64(2), s.Stale+s.Superseded, "the redelivered pair")
-	assert.Zero(t, s.DeadLettered+s.Retries)
+	assert.Equal(t, event("1", 4), s.row("1"))
+	st := c.Stats()
+	assert.Equal(t, int64(3), st.Applied)
+	// Events of the patient fetched together are coalesced: the newest is written, the others
+	// superseded. The redelivered pair is stale, or superseded.
+	assert.Equal(t, int64(2), st.Stale+st.Superseded, "the redelivered pair")
+	assert.Zero(t, st.DeadLettered+st.Retries)
 }
 
 func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
 	tests := []struct {
-		name     string
-		failWith error
+		name  string
+		msgs  func(t *testing.T) []message.Message
+		setup func(s *fakeStore, d *fakeDeadLetters)
 	}{
-		{"store down", errors.New("connection refused")},
-		{"dead-letter topic down", nil},
+		{
+			name: "store down",
+			msgs: func(t *testing.T) []message.Message {
+				return []message.Message{
+					eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2)), eventMsg(t, 0, 2, event("1", 3)),
+					eventMsg(t, 1, 0, event("2", 1)),
+				}
+			},
+			// Offsets 1 and 2 are one patient's: whether they are written one by one or
+			// coalesced, the write of offset 1 or of the pair fails.
+			setup: func(s *fakeStore, _ *fakeDeadLetters) {
+				s.rejects[event("1", 2).EventID] = errors.New("connection refused")
+				s.rejects[event("1", 3).EventID] = errors.New("connection refused")
+			},
+		},
+		{
+			name: "dead-letter topic down",
+			msgs: func(t *testing.T) []message.Message {
+				return []message.Message{
+					eventMsg(t, 0, 0, event("1", 1)), msg(t, 0, 1, `poison`), eventMsg(t, 0, 2, event("1", 3)),
+					eventMsg(t, 1, 0, event("2", 1)),
+				}
+			},
+			setup: func(_ *fakeStore, d *fakeDeadLetters) { d.down = errors.New("broker down") },
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var msgs []kafka.Message
-			if tt.failWith != nil {
-				msgs = []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2)), eventMsg(t, 0, 2, event("1", 3)), eventMsg(t, 1, 0, event("2", 1))}
-			} else {
-				msgs = []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), msg(t, 0, 1, `poison`), eventMsg(t, 0, 2, event("1", 3)), eventMsg(t, 1, 0, event("2", 1))}
-			}
-			r := &fakeReader{msgs: msgs}
-			w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
 			// Offset 0 is applied alone (and committed) before the rest is fetched.
-			r.holds = map[int]int{1: 1}
-			w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
-			if tt.failWith != nil {
-				// Offsets 1 and 2 are one patient's: whether they are written one by one or
-				// coalesced, the write of offset 1 or of the pair fails.
-				w.EXPECT().Put(mock.Anything, mock.MatchedBy(func(e profile.Event) bool { return e != event("1", 1) && e.PatientID == "1" })).Return(false, tt.failWith)
-			} else {
-				d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(errors.New("broker down"))
-				// The poison holds no patient back, only the commit.
-				w.EXPECT().Put(mock.Anything, event("1", 3)).Return(true, nil).Once()
-			}
-			w.EXPECT().Put(mock.Anything, event("2", 1)).Return(true, nil).Once()
-			c := New(quietLogger(), r, w, d, testConfig)
+			r := &fakeReader{msgs: tt.msgs(t), holds: map[int]int{1: 1}}
+			s, d := newFakeStore(0), &fakeDeadLetters{}
+			tt.setup(s, d)
+			c := New(discard, r, s, d, testConfig)
 
 			// Partition 1 is not held up by partition 0's failure; partition 0 stays at offset 1
 			// while its second message fails, however long that lasts, even where offset 2 is
@@ -335,7 +258,9 @@ func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
 			})
 
 			require.NoError(t, err)
-			assert.Equal(t, map[int]int64{0: 1, 1: 1}, r.committed(), "offset 0/1 was never applied, so nothing at or above it may be committed")
+			assert.Equal(t, map[int]int64{0: 1, 1: 1}, r.committed(),
+				"offset 0/1 was never applied, so nothing at or above it may be committed")
+			assert.Equal(t, event("2", 1), s.row("2"))
 		})
 	}
 }
@@ -343,63 +268,61 @@ func TestConsumerNeverCommitsPastAnUnappliedEvent(t *testing.T) {
 func TestConsumerFetchErrors(t *testing.T) {
 	t.Run("a broker outage surfaced by the reader is waited out", func(t *testing.T) {
 		down := errors.New("dial tcp 127.0.0.1:9092: connect: connection refused")
-		r := &fakeReader{fetchErrs: []error{down, down, down, down, kafka.GroupCoordinatorNotAvailable},
-			msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1))}}
-		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-		w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
-		c := New(quietLogger(), r, w, d, testConfig)
+		r := &fakeReader{fetchErrs: []error{down, down, down, down, errors.New("group coordinator not available")},
+			msgs: []message.Message{eventMsg(t, 0, 0, event("1", 1))}}
+		s := newFakeStore(0)
+		c := New(discard, r, s, &fakeDeadLetters{}, testConfig)
 
 		require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 1 }))
+		assert.Equal(t, event("1", 1), s.row("1"))
 	})
 
 	t.Run("a closed reader ends the run with an error", func(t *testing.T) {
-		r := &fakeReader{fetchErrs: []error{io.EOF}}
-		c := New(quietLogger(), r, newMockProfileWriter(t), newMockDeadLetterer(t), testConfig)
+		r := &fakeReader{fetchErrs: []error{fmt.Errorf("fetch: %w", message.ErrClosed)}}
+		c := New(discard, r, newFakeStore(0), &fakeDeadLetters{}, testConfig)
 
 		err := c.Run(context.Background())
 		require.Error(t, err)
-		assert.ErrorIs(t, err, io.EOF)
+		assert.ErrorIs(t, err, message.ErrClosed)
 	})
 }
 
 func TestConsumerShutdown(t *testing.T) {
 	t.Run("an in-flight write completes and is committed", func(t *testing.T) {
 		// The second event is fetched once the first is in hand, so the two are not coalesced.
-		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2))}, holds: map[int]int{1: 1}}
-		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-		started := make(chan struct{})
-		w.EXPECT().Put(mock.Anything, event("1", 1)).Run(func(ctx context.Context, _ profile.Event) {
-			close(started)
-			time.Sleep(100 * time.Millisecond) // still running when shutdown begins
-		}).Return(true, nil).Once()
+		r := &fakeReader{msgs: []message.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("1", 2))},
+			holds: map[int]int{1: 1}}
+		s := newFakeStore(0)
+		release := s.gate("1")
 		cfg := testConfig
 		cfg.CommitInterval = time.Hour // only the final commit can commit it
-		c := New(quietLogger(), r, w, d, cfg)
+		c := New(discard, r, s, &fakeDeadLetters{}, cfg)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		go func() { errc <- c.Run(ctx) }()
-		<-started
+		require.Eventually(t, func() bool { return s.inHand() == 1 }, 5*time.Second, time.Millisecond)
 		cancel()
+		time.AfterFunc(100*time.Millisecond, release) // still running when shutdown begins
 
 		require.NoError(t, <-errc)
-		assert.Equal(t, map[int]int64{0: 1}, r.committed(), "the event written during shutdown is committed, the next one is not")
+		assert.Equal(t, map[int]int64{0: 1}, r.committed(),
+			"the event written during shutdown is committed, the next one is not")
 	})
 
 	t.Run("a hung store does not hold shutdown past its bound", func(t *testing.T) {
-		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1))}}
-		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-		w.EXPECT().Put(mock.Anything, mock.Anything).Run(func(ctx context.Context, _ profile.Event) { <-ctx.Done() }).Return(false, context.DeadlineExceeded)
+		r := &fakeReader{msgs: []message.Message{eventMsg(t, 0, 0, event("1", 1))}}
+		s := newFakeStore(0)
+		s.hung = true
 		cfg := testConfig
 		cfg.AttemptTimeout = time.Minute
 		cfg.ShutdownTimeout = 200 * time.Millisecond
-		c := New(quietLogger(), r, w, d, cfg)
+		c := New(discard, r, s, &fakeDeadLetters{}, cfg)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		go func() { errc <- c.Run(ctx) }()
-		require.Eventually(t, r.drained, time.Second, time.Millisecond)
-		time.Sleep(20 * time.Millisecond)
+		require.Eventually(t, func() bool { return s.inHand() == 1 }, time.Second, time.Millisecond)
 		start := time.Now()
 		cancel()
 
@@ -414,10 +337,9 @@ func TestConsumerShutdown(t *testing.T) {
 	})
 
 	t.Run("a failed commit is retried at the next interval", func(t *testing.T) {
-		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("2", 1))}, failCommits: 2}
-		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-		w.EXPECT().Put(mock.Anything, mock.Anything).Return(true, nil).Times(2)
-		c := New(quietLogger(), r, w, d, testConfig)
+		r := &fakeReader{msgs: []message.Message{eventMsg(t, 0, 0, event("1", 1)), eventMsg(t, 0, 1, event("2", 1))},
+			failCommits: 2}
+		c := New(discard, r, newFakeStore(0), &fakeDeadLetters{}, testConfig)
 
 		// Nothing becomes final after the failures, so only a retry of the failed commit can
 		// commit offset 2.
@@ -426,10 +348,9 @@ func TestConsumerShutdown(t *testing.T) {
 	})
 
 	t.Run("a failed final commit is reported, not hidden", func(t *testing.T) {
-		r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 0, 0, event("1", 1))}, commitErr: errors.New("coordinator unavailable")}
-		w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-		w.EXPECT().Put(mock.Anything, mock.Anything).Return(true, nil).Once()
-		c := New(quietLogger(), r, w, d, testConfig)
+		r := &fakeReader{msgs: []message.Message{eventMsg(t, 0, 0, event("1", 1))},
+			commitErr: errors.New("coordinator unavailable")}
+		c := New(discard, r, newFakeStore(0), &fakeDeadLetters{}, testConfig)
 
 		require.NoError(t, runUntil(t, c, func() bool { return c.Stats().Applied == 1 }))
 		assert.Empty(t, r.committed())
@@ -459,52 +380,35 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// flakyWriter fails every Put while fail is set.
-type flakyWriter struct{ fail atomic.Bool }
-
-func (w *flakyWriter) Put(context.Context, profile.Event) (bool, error) {
-	if w.fail.Load() {
-		return false, errors.New("ThrottlingException: rate exceeded")
-	}
-	return true, nil
-}
-
 // A dial of the broker and a DescribeTable succeed while writes are throttled or commits fail:
 // the loop's own Ping must say so, and recover with it.
 func TestConsumerPing(t *testing.T) {
+	throttled := errors.New("ThrottlingException: rate exceeded")
 	tests := []struct {
 		name    string
-		breakIt func(r *fakeReader, w *flakyWriter)
-		fixIt   func(r *fakeReader, w *flakyWriter)
+		breakIt func(r *fakeReader, s *fakeStore)
+		fixIt   func(r *fakeReader, s *fakeStore)
 		wantErr string
 	}{
 		{
 			name:    "store writes failing",
-			breakIt: func(_ *fakeReader, w *flakyWriter) { w.fail.Store(true) },
-			fixIt:   func(_ *fakeReader, w *flakyWriter) { w.fail.Store(false) },
+			breakIt: func(_ *fakeReader, s *fakeStore) { s.setDown(throttled) },
+			fixIt:   func(_ *fakeReader, s *fakeStore) { s.setDown(nil) },
 			wantErr: "partition 3 retrying: put: ThrottlingException: rate exceeded",
 		},
 		{
-			name: "commits failing",
-			breakIt: func(r *fakeReader, _ *flakyWriter) {
-				r.mu.Lock()
-				defer r.mu.Unlock()
-				r.commitErr = kafka.NotCoordinatorForGroup
-			},
-			fixIt: func(r *fakeReader, _ *flakyWriter) {
-				r.mu.Lock()
-				defer r.mu.Unlock()
-				r.commitErr = nil
-			},
+			name:    "commits failing",
+			breakIt: func(r *fakeReader, _ *fakeStore) { r.setCommitErr(errors.New("not coordinator for group")) },
+			fixIt:   func(r *fakeReader, _ *fakeStore) { r.setCommitErr(nil) },
 			wantErr: "commit 1 partitions",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &fakeReader{msgs: []kafka.Message{eventMsg(t, 3, 0, event("1", 1))}}
-			w := &flakyWriter{}
-			tt.breakIt(r, w)
-			c := New(quietLogger(), r, w, newMockDeadLetterer(t), testConfig)
+			r := &fakeReader{msgs: []message.Message{eventMsg(t, 3, 0, event("1", 1))}}
+			s := newFakeStore(0)
+			tt.breakIt(r, s)
+			c := New(discard, r, s, &fakeDeadLetters{}, testConfig)
 			require.NoError(t, c.Ping(context.Background()), "ready before it has seen anything")
 
 			ctx, cancel := context.WithCancel(context.Background())
@@ -516,9 +420,9 @@ func TestConsumerPing(t *testing.T) {
 				return err != nil && strings.Contains(err.Error(), tt.wantErr)
 			}, 5*time.Second, time.Millisecond, "got %v, want an error with %q", c.Ping(ctx), tt.wantErr)
 
-			tt.fixIt(r, w)
-			assert.Eventually(t, func() bool { return c.Ping(ctx) == nil && r.committed()[3] == 1 }, 5*time.Second, time.Millisecond,
-				"still %v", c.Ping(ctx))
+			tt.fixIt(r, s)
+			assert.Eventually(t, func() bool { return c.Ping(ctx) == nil && r.committed()[3] == 1 },
+				5*time.Second, time.Millisecond, "still %v", c.Ping(ctx))
 			cancel()
 			require.NoError(t, <-errc)
 		})
@@ -528,17 +432,14 @@ func TestConsumerPing(t *testing.T) {
 // Lag per partition is what was behind the last message brought to a final outcome: the high
 // watermark a fetched message carries, less its offset, less one.
 func TestConsumerLag(t *testing.T) {
-	withHWM := func(m kafka.Message, hwm int64) kafka.Message { m.HighWaterMark = hwm; return m }
-	r := &fakeReader{msgs: []kafka.Message{
+	withHWM := func(m message.Message, hwm int64) message.Message { m.HighWaterMark = hwm; return m }
+	r := &fakeReader{msgs: []message.Message{
 		withHWM(eventMsg(t, 0, 10, event("1", 1)), 20),
 		withHWM(eventMsg(t, 0, 11, event("1", 2)), 25), // more arrived meanwhile
 		withHWM(eventMsg(t, 1, 4, event("2", 1)), 5),   // caught up
 		withHWM(msg(t, 2, 7, `poison`), 9),             // dead-lettered is final too
 	}}
-	w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-	w.EXPECT().Put(mock.Anything, mock.Anything).Return(true, nil)
-	d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).Return(nil)
-	c := New(quietLogger(), r, w, d, testConfig)
+	c := New(discard, r, newFakeStore(0), &fakeDeadLetters{}, testConfig)
 
 	want := map[int]int64{0: 13, 1: 0, 2: 1}
 	require.NoError(t, runUntil(t, c, func() bool { return assert.ObjectsAreEqual(want, c.Lag()) }))

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/ankitamadan/patient-profile/internal/message"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
@@ -44,7 +44,7 @@ func (e *invalidError) Unwrap() error { return e.err }
 // with a broken clock, a typo in a hand-published fix) would outrank every real update of the
 // patient until that time came, so the row would stop changing while the producer kept answering
 // 201. maxSkew bounds how far ahead of now a producer's clock may honestly be.
-func decodeMessage(m kafka.Message, now time.Time, maxSkew time.Duration) (profile.Event, error) {
+func decodeMessage(m message.Message, now time.Time, maxSkew time.Duration) (profile.Event, error) {
 	e, err := profile.Decode(m.Value)
 	if err != nil {
 		return profile.Event{}, &invalidError{ReasonContract, err}

@@ -1,17 +1,14 @@
 package consumer
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -53,7 +50,7 @@ func TestDecodeMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := kafka.Message{Key: []byte(tt.key), Value: []byte(tt.value)}
+			m := message.Message{Key: []byte(tt.key), Value: []byte(tt.value)}
 			if tt.key == "" {
 				m.Key = nil
 			}
@@ -79,31 +76,22 @@ func TestConsumerCountsDeadLettersByReason(t *testing.T) {
 	future.UpdatedAt = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 	mismatch := eventMsg(t, 0, 1, event("2", 1))
 	mismatch.Key = []byte("3")
-	r := &fakeReader{msgs: []kafka.Message{
+	r := &fakeReader{msgs: []message.Message{
 		eventMsg(t, 0, 0, future),
 		mismatch,
 		msg(t, 0, 2, `{"PatientId":"1","UPDATEDAT":"2026-01-02T05:00:00Z"}`),
 		eventMsg(t, 0, 3, event("1", 1)),
 	}}
-	w, d := newMockProfileWriter(t), newMockDeadLetterer(t)
-	// Poison is handled concurrently with the patients' events: the reasons come in any order.
-	var mu sync.Mutex
-	reasons := map[int64]string{}
-	d.EXPECT().Send(mock.Anything, mock.Anything, mock.Anything).RunAndReturn(func(_ context.Context, m kafka.Message, err error) error {
-		mu.Lock()
-		defer mu.Unlock()
-		reasons[m.Offset] = err.Error()
-		return nil
-	}).Times(3)
-	// The far-future event was never written, so the next real update is applied.
-	w.EXPECT().Put(mock.Anything, event("1", 1)).Return(true, nil).Once()
-	c := New(quietLogger(), r, w, d, testConfig)
+	s, d := newFakeStore(0), &fakeDeadLetters{}
+	c := New(discard, r, s, d, testConfig)
 
 	require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 4 }))
 	assert.Equal(t, map[string]int64{ReasonFuture: 1, ReasonKeyMismatch: 1, ReasonContract: 1, ReasonStoreRejected: 0}, c.DeadLetters())
-	assert.Equal(t, Stats{Applied: 1, DeadLettered: 3}, func() Stats { s := c.Stats(); s.Commits = 0; return s }())
-	mu.Lock()
-	defer mu.Unlock()
+	assert.Equal(t, Stats{Applied: 1, DeadLettered: 3}, withoutCommits(c.Stats()))
+	// The far-future event was never written, so the next real update is applied.
+	assert.Equal(t, []profile.Event{event("1", 1)}, s.putsOf("1"))
+	// Poison is handled concurrently with the patients' events: the reasons come in any order.
+	reasons := d.reasons()
 	require.Len(t, reasons, 3)
 	assert.Contains(t, reasons[0], "ahead of the consumer's clock")
 	assert.Contains(t, reasons[1], `message key "3" is not the event's PatientId "2"`)

@@ -14,7 +14,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/ankitamadan/patient-profile/internal/message"
 
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
@@ -110,7 +110,7 @@ func (c *Consumer) apply(ctx context.Context, it *item, superseding int) (bool, 
 
 // deadLetter parks m with the reason. The publish is retried until it succeeds: if it failed and
 // the offset were committed anyway, the event would be lost.
-func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error) error {
+func (c *Consumer) deadLetter(ctx context.Context, m message.Message, reason error) error {
 	if err := c.retry(ctx, m, "dead-letter", never, func(ctx context.Context) error { return c.dlq.Send(ctx, m, reason) }); err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func never(error) bool { return false }
 // retry calls fn until it succeeds, fails permanently, or ctx is cancelled. Each attempt gets
 // AttemptTimeout and is not cut short by ctx, so a write in flight at shutdown completes rather
 // than leaving its outcome unknown.
-func (c *Consumer) retry(ctx context.Context, m kafka.Message, op string, permanent func(error) bool, fn func(context.Context) error) error {
+func (c *Consumer) retry(ctx context.Context, m message.Message, op string, permanent func(error) bool, fn func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AttemptTimeout)
 		err := fn(actx)

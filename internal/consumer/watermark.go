@@ -3,23 +3,24 @@ package consumer
 import (
 	"sync"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/ankitamadan/patient-profile/internal/message"
 )
 
 // watermark tracks, per partition, the messages fetched and not yet final, in fetch order, and
 // the message to commit next: the last one below which every message is final and which is not
 // committed yet. Patients finish in any order; the commit only moves over a contiguous prefix.
 //
-// kafka-go's Reader can hand out messages fetched before a rebalance after it (kafka-go #1398),
-// so a partition's offsets can go backwards in what FetchMessage returns. Such a message is
-// handled like any other (the conditional write makes a stale or duplicate event a no-op, so it
-// cannot overwrite newer data) but it is not tracked: its offset is already held by the message
-// first fetched there, which is tracked and reaches a final outcome of its own. So the commit
-// never goes back, which would only rewind the group and cause redelivery.
+// A reader can hand out an offset again (delivery is at least once, and a rebalance can replay
+// a partition from its committed offset or from messages fetched for the previous assignment),
+// so a partition's offsets can go backwards in what the loop fetches. Such a message is handled
+// like any other (the conditional write makes a stale or duplicate event a no-op, so it cannot
+// overwrite newer data) but it is not tracked: its offset is already held by the message first
+// fetched there, which is tracked and reaches a final outcome of its own. So the commit never
+// goes back, which would only rewind the group and cause redelivery.
 type watermark struct {
 	mu      sync.Mutex
 	parts   map[int]*partitionMarks
-	pending map[int]kafka.Message
+	pending map[int]message.Message
 }
 
 type partitionMarks struct {
@@ -30,18 +31,18 @@ type partitionMarks struct {
 
 // mark is one tracked message. m keeps only what a commit needs, not the value.
 type mark struct {
-	m    kafka.Message
+	m    message.Message
 	done bool
 	part *partitionMarks
 }
 
 func newWatermark() watermark {
-	return watermark{parts: map[int]*partitionMarks{}, pending: map[int]kafka.Message{}}
+	return watermark{parts: map[int]*partitionMarks{}, pending: map[int]message.Message{}}
 }
 
 // track adds m at the end of its partition and returns its mark, or nil if m is a redelivery
 // of an offset already tracked.
-func (w *watermark) track(m kafka.Message) *mark {
+func (w *watermark) track(m message.Message) *mark {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	p, ok := w.parts[m.Partition]
@@ -53,7 +54,7 @@ func (w *watermark) track(m kafka.Message) *mark {
 		return nil
 	}
 	p.seen, p.high = true, m.Offset
-	mk := &mark{m: kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}, part: p}
+	mk := &mark{m: message.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}, part: p}
 	p.queue = append(p.queue, mk)
 	return mk
 }
@@ -73,10 +74,10 @@ func (w *watermark) done(mk *mark) {
 }
 
 // take returns the messages to commit, one per partition whose watermark moved.
-func (w *watermark) take() []kafka.Message {
+func (w *watermark) take() []message.Message {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	msgs := make([]kafka.Message, 0, len(w.pending))
+	msgs := make([]message.Message, 0, len(w.pending))
 	for p, m := range w.pending {
 		msgs = append(msgs, m)
 		delete(w.pending, p)
@@ -85,7 +86,7 @@ func (w *watermark) take() []kafka.Message {
 }
 
 // restore puts back messages whose commit failed, unless the watermark moved on meanwhile.
-func (w *watermark) restore(msgs []kafka.Message) {
+func (w *watermark) restore(msgs []message.Message) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range msgs {

@@ -49,11 +49,17 @@ func TestBrokerExpiresMembersThatDieBeforeTheRebalanceCompletes(t *testing.T) {
 
 	survivor := broker.NewReader(broker.ReaderConfig{Cluster: broker.Cluster{Brokers: []string{addr}},
 		Topic: topic, Group: group, SessionTimeout: survivorSession})
-	t.Cleanup(func() { _ = survivor.Close() })
+	t.Cleanup(func() { _ = survivor.Close(context.Background()) })
+	// The Reader joins the group on its first fetch; nothing is published, so the fetch waits.
+	go func() {
+		for ctx.Err() == nil {
+			_, _ = survivor.Fetch(ctx)
+		}
+	}()
 
 	ownsAll := func(members [][]int) bool { return len(members) == 1 && len(members[0]) == partitions }
 	require.Eventually(t, func() bool {
-		members, err := devenv.Assignments(ctx, []string{addr}, group, topic)
+		members, err := broker.Assignments(ctx, broker.Cluster{Brokers: []string{addr}}, group, topic)
 		return err == nil && ownsAll(members)
 	}, 10*time.Second, 50*time.Millisecond, "the survivor never owned the topic alone")
 
@@ -83,7 +89,7 @@ func TestBrokerExpiresMembersThatDieBeforeTheRebalanceCompletes(t *testing.T) {
 		t.Fatal("the survivor never rejoined")
 	}
 	require.Eventually(t, func() bool {
-		members, err := devenv.Assignments(ctx, []string{addr}, group, topic)
+		members, err := broker.Assignments(ctx, broker.Cluster{Brokers: []string{addr}}, group, topic)
 		return err == nil && len(members) == doomed+1
 	}, 10*time.Second, 20*time.Millisecond, "the doomed members never joined")
 	for _, c := range conns {
@@ -95,7 +101,7 @@ func TestBrokerExpiresMembersThatDieBeforeTheRebalanceCompletes(t *testing.T) {
 
 	var last [][]int
 	owned := assert.Eventually(t, func() bool {
-		members, err := devenv.Assignments(ctx, []string{addr}, group, topic)
+		members, err := broker.Assignments(ctx, broker.Cluster{Brokers: []string{addr}}, group, topic)
 		last = members
 		return err == nil && ownsAll(members)
 	}, doomedSession+margin, 50*time.Millisecond)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -175,4 +176,31 @@ func (s *Stack) ProducerEnv(port int, extra ...string) []string {
 func (s *Stack) Describe() string {
 	return fmt.Sprintf("  kafka     %s  topics %s, %s (%d partitions each)\n  dynamodb  %s  table %s\n",
 		s.Brokers[0], s.Topic, s.DLQTopic, Partitions, s.Dynalite.Endpoint(), s.Table)
+}
+
+// WaitNoLag waits until the group has committed every message of the topic. It fails at once if
+// one of procs exits by itself (the consumers meant to do the work), and after within.
+func (s *Stack) WaitNoLag(ctx context.Context, within time.Duration, procs ...*Process) error {
+	deadline := time.Now().Add(within)
+	for {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		lag, err := broker.Lag(lctx, s.Cluster(), s.Group, s.Topic)
+		cancel()
+		if err == nil && lag == 0 {
+			return nil
+		}
+		for _, p := range procs {
+			if p.Exited() {
+				return fmt.Errorf("%s exited by itself: %v", p.Name, p.Wait(0))
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the group still has lag %d (err %v) after %s", lag, err, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

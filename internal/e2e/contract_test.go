@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
-	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -23,9 +25,9 @@ import (
 // kcat) could: each ends in the dead-letter topic with a reason naming the problem, and none
 // stops the patient's next real update.
 func TestEventsThatMustNeverBeApplied(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs)
-	port := freePort(t)
+	port := devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(port), port, logs)
 
 	now := time.Now().UTC()
@@ -44,24 +46,24 @@ func TestEventsThatMustNeverBeApplied(t *testing.T) {
 		{"key is not the PatientId", "6", `{"PatientId":"7","FirstName":"Elsewhere","UpdatedAt":"` + soon + `"}`,
 			`message key "6" is not the event's PatientId "7"`},
 	}
-	var msgs []kafka.Message
+	var msgs []message.Message
 	for _, b := range bad {
-		msgs = append(msgs, kafka.Message{Key: []byte(b.key), Value: []byte(b.value)})
+		msgs = append(msgs, message.Message{Key: []byte(b.key), Value: []byte(b.value)})
 	}
 	w := broker.NewWriter(s.Cluster(), s.Topic)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, w.WriteMessages(ctx, msgs...))
+	require.NoError(t, w.Write(ctx, msgs...))
 
 	// Then a normal update for each patient, stamped now: it must win.
-	var updates []kafka.Message
+	var updates []message.Message
 	for _, id := range []string{"1", "2", "3", "4", "7"} {
 		b, err := json.Marshal(profile.Event{EventID: "u", PatientID: id, FirstName: "Updated", UpdatedAt: now})
 		require.NoError(t, err)
-		updates = append(updates, kafka.Message{Key: []byte(id), Value: b})
+		updates = append(updates, message.Message{Key: []byte(id), Value: b})
 	}
-	require.NoError(t, w.WriteMessages(ctx, updates...))
-	require.NoError(t, w.Close())
+	require.NoError(t, w.Write(ctx, updates...))
+	require.NoError(t, w.Close(context.Background()))
 	waitNoLag(t, s, 30*time.Second)
 
 	for _, id := range []string{"1", "2", "3", "4", "7"} {
@@ -72,12 +74,12 @@ func TestEventsThatMustNeverBeApplied(t *testing.T) {
 		assert.True(t, got.UpdatedAt.Equal(now), "patient %s: UpdatedAt %s", id, got.UpdatedAt)
 	}
 
-	dead, err := devenv.ReadAll(ctx, s.Brokers, s.DLQTopic)
+	dead, err := broker.ReadAll(ctx, s.Cluster(), s.DLQTopic)
 	require.NoError(t, err)
 	reasons := map[string]string{}
 	for _, m := range dead {
 		for _, h := range m.Headers {
-			if h.Key == broker.HeaderError {
+			if h.Key == deadletter.HeaderError {
 				reasons[string(m.Value)] = string(h.Value)
 			}
 		}
@@ -111,10 +113,10 @@ func metrics(t *testing.T, port int) string {
 // lines a second. The consumer now says what it waits for, a few times, and starts by itself
 // once the topic exists.
 func TestConsumerWaitsQuietlyForAMissingTopic(t *testing.T) {
-	stackLogs, logs := newLogs(t), newLogs(t)
+	stackLogs, logs := logtest.New(t), logtest.New(t)
 	s := startStack(t, stackLogs)
 	const topic = "nosuchtopic"
-	port := freePort(t)
+	port := devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(port, "TOPIC_NAME="+topic), port, logs)
 
 	const watch = 5 * time.Second
@@ -130,18 +132,15 @@ func TestConsumerWaitsQuietlyForAMissingTopic(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Contains(t, string(ready), "kafka topic nosuchtopic: not found")
 
-	client := &kafka.Client{Addr: kafka.TCP(s.Brokers...), Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	created, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 3, ReplicationFactor: 1}}})
-	require.NoError(t, err)
-	require.NoError(t, created.Errors[topic])
+	require.NoError(t, broker.CreateTopics(ctx, s.Cluster(), 3, topic))
 
 	w := broker.NewWriter(s.Cluster(), topic)
 	b, err := json.Marshal(profile.Event{EventID: "e", PatientID: "late", FirstName: "Late", UpdatedAt: time.Now()})
 	require.NoError(t, err)
-	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("late"), Value: b}))
-	require.NoError(t, w.Close())
+	require.NoError(t, w.Write(ctx, message.Message{Key: []byte("late"), Value: b}))
+	require.NoError(t, w.Close(context.Background()))
 	assert.Eventually(t, func() bool {
 		_, ok, err := s.Store.Get(ctx, "late")
 		return err == nil && ok

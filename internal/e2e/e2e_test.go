@@ -12,21 +12,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
-	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 	"github.com/ankitamadan/patient-profile/internal/soak"
 )
 
 func TestPostTravelsToTheTable(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs)
-	cport, pport := freePort(t), freePort(t)
+	cport, pport := devenvtest.FreePort(t), devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport), cport, logs)
 	start(t, "producer", s.ProducerEnv(pport), pport, logs)
 
@@ -66,7 +66,7 @@ func TestPostTravelsToTheTable(t *testing.T) {
 }
 
 func TestOutOfOrderEventsConvergeToTheNewest(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs)
 
 	// Published straight to the topic, newest first, as another producer (or kcat) could.
@@ -76,22 +76,22 @@ func TestOutOfOrderEventsConvergeToTheNewest(t *testing.T) {
 	tieLow := `{"EventId":"a","PatientId":"%s","FirstName":"Low","UpdatedAt":"2026-01-02T05:00:01.10Z"}`
 	tieHigh := `{"EventId":"b","PatientId":"%s","FirstName":"High","UpdatedAt":"2026-01-02T05:00:01.1Z"}`
 	narrow := `{"EventId":"z","PatientId":"%s","FirstName":"Narrow","UpdatedAt":"2026-01-02T05:00:01.05Z"}`
-	var msgs []kafka.Message
+	var msgs []message.Message
 	for i := range 20 {
 		id := strconv.Itoa(i)
 		for _, v := range []string{newer, older, newer} {
-			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(v, id))})
+			msgs = append(msgs, message.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(v, id))})
 		}
 		id = "tie-" + id
 		for _, v := range []string{tieHigh, narrow, tieLow} {
-			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(v, id))})
+			msgs = append(msgs, message.Message{Key: []byte(id), Value: []byte(fmt.Sprintf(v, id))})
 		}
 	}
 	w := broker.NewWriter(s.Cluster(), s.Topic)
-	require.NoError(t, w.WriteMessages(context.Background(), msgs...))
-	require.NoError(t, w.Close())
+	require.NoError(t, w.Write(context.Background(), msgs...))
+	require.NoError(t, w.Close(context.Background()))
 
-	cport := freePort(t)
+	cport := devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport), cport, logs)
 	waitNoLag(t, s, 30*time.Second)
 
@@ -110,9 +110,9 @@ func TestOutOfOrderEventsConvergeToTheNewest(t *testing.T) {
 }
 
 func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs)
-	a, b := freePort(t), freePort(t)
+	a, b := devenvtest.FreePort(t), devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(a), a, logs)
 	start(t, "consumer", s.ConsumerEnv(b), b, logs)
 
@@ -121,7 +121,7 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		got, err = devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
+		got, err = broker.Assignments(ctx, s.Cluster(), s.Group, s.Topic)
 		return err == nil && len(got) == 2 && len(got[0]) > 0 && len(got[1]) > 0
 	}, 30*time.Second, 100*time.Millisecond, "assignments: %v", got)
 	all := slices.Concat(got...)
@@ -129,15 +129,15 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, all, "every partition is held by exactly one member")
 
 	w := broker.NewWriter(s.Cluster(), s.Topic)
-	defer w.Close()
-	var msgs []kafka.Message
+	defer w.Close(context.Background())
+	var msgs []message.Message
 	for i := range 200 {
 		e := profile.Event{PatientID: strconv.Itoa(i), EventID: "x", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, i, time.UTC)}
 		v, err := json.Marshal(e)
 		require.NoError(t, err)
-		msgs = append(msgs, kafka.Message{Key: []byte(e.PatientID), Value: v})
+		msgs = append(msgs, message.Message{Key: []byte(e.PatientID), Value: v})
 	}
-	require.NoError(t, w.WriteMessages(context.Background(), msgs...))
+	require.NoError(t, w.Write(context.Background(), msgs...))
 	waitNoLag(t, s, 30*time.Second)
 
 	n := 0
@@ -151,7 +151,7 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 // Kafka tombstones in it.
 func TestSoak(t *testing.T) {
 	devenvtest.SkipIfShort(t)
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	seed := uint64(time.Now().UnixNano())

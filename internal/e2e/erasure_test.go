@@ -12,12 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
@@ -29,16 +31,16 @@ import (
 // registers the patient again, and a Kafka tombstone (a null value) is committed as it is,
 // never dead-lettered, and changes nothing.
 func TestErasureHoldsInEveryOrder(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs)
-	a, b := freePort(t), freePort(t)
+	a, b := devenvtest.FreePort(t), devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(a), a, logs)
 	start(t, "consumer", s.ConsumerEnv(b), b, logs)
 	// Both hold partitions before anything is published, so both work at once.
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		got, err := devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
+		got, err := broker.Assignments(ctx, s.Cluster(), s.Group, s.Topic)
 		return err == nil && len(got) == 2 && len(got[0]) > 0 && len(got[1]) > 0
 	}, 30*time.Second, 100*time.Millisecond, "the two consumers never shared the partitions")
 
@@ -50,20 +52,20 @@ func TestErasureHoldsInEveryOrder(t *testing.T) {
 	)
 	deletedAt := time.Date(2026, 1, 2, 5, 0, 1, 250_000_000, time.UTC)
 	var patients []string
-	var msgs []kafka.Message
+	var msgs []message.Message
 	for i, order := range permutations([]string{u1, d2, u0, d2}) {
 		patient := "erase-" + strconv.Itoa(i)
 		patients = append(patients, patient)
 		for _, v := range order {
-			msgs = append(msgs, kafka.Message{Key: []byte(patient), Value: []byte(fmt.Sprintf(v, patient))})
+			msgs = append(msgs, message.Message{Key: []byte(patient), Value: []byte(fmt.Sprintf(v, patient))})
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	w := broker.NewWriter(s.Cluster(), s.Topic)
-	defer w.Close()
+	defer w.Close(context.Background())
 	// One write: each partition gets its patients' messages in the order listed.
-	require.NoError(t, w.WriteMessages(ctx, msgs...))
+	require.NoError(t, w.Write(ctx, msgs...))
 	waitNoLag(t, s, 30*time.Second)
 
 	tombstone := func(patient string) profile.Event {
@@ -82,9 +84,9 @@ func TestErasureHoldsInEveryOrder(t *testing.T) {
 	// The first patient registers again; the second gets the Kafka tombstone a producer
 	// publishes after a deletion.
 	again, nulled := patients[0], patients[1]
-	require.NoError(t, w.WriteMessages(ctx,
-		kafka.Message{Key: []byte(again), Value: []byte(fmt.Sprintf(u3, again))},
-		kafka.Message{Key: []byte(nulled)},
+	require.NoError(t, w.Write(ctx,
+		message.Message{Key: []byte(again), Value: []byte(fmt.Sprintf(u3, again))},
+		message.Message{Key: []byte(nulled)},
 	))
 	waitNoLag(t, s, 30*time.Second)
 
@@ -100,7 +102,7 @@ func TestErasureHoldsInEveryOrder(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, tombstone(nulled), got, "a Kafka tombstone changes nothing")
 
-	dead, err := devenv.ReadAll(ctx, s.Brokers, s.DLQTopic)
+	dead, err := broker.ReadAll(ctx, s.Cluster(), s.DLQTopic)
 	require.NoError(t, err)
 	var deadValues []string
 	for _, m := range dead {

@@ -4,12 +4,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
 )
 
 // bins holds the binaries under test, built once, with the race detector.
@@ -46,41 +45,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// logBuffer collects child output and shows it only if the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newLogs(t *testing.T) *logBuffer {
-	l := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("child process output:\n%s", l.String())
-		}
-	})
-	return l
-}
-
-func startStack(t *testing.T, logs *logBuffer, opts ...func(*devenv.Options)) *devenv.Stack {
+func startStack(t *testing.T, logs *logtest.Buffer, opts ...func(*devenv.Options)) *devenv.Stack {
 	t.Helper()
 	return devenvtest.Stack(t, logs, opts...)
 }
 
 // start runs a binary for the rest of the test and waits until it answers /healthz on port.
-func start(t *testing.T, name string, env []string, port int, logs *logBuffer) *devenv.Process {
+func start(t *testing.T, name string, env []string, port int, logs *logtest.Buffer) *devenv.Process {
 	t.Helper()
 	p, err := devenv.Start(name, bins[name], env, logs)
 	require.NoError(t, err)
@@ -88,13 +59,6 @@ func start(t *testing.T, name string, env []string, port int, logs *logBuffer) *
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, devenv.WaitHealthy(ctx, p, port))
-	return p
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	p, err := devenv.FreePort()
-	require.NoError(t, err)
 	return p
 }
 

@@ -12,13 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -45,18 +47,18 @@ func status(port int, path string) int {
 func publishVersion(t *testing.T, s *devenv.Stack, patients, v int) {
 	t.Helper()
 	w := broker.NewWriter(s.Cluster(), s.Topic)
-	defer w.Close()
-	var msgs []kafka.Message
+	defer w.Close(context.Background())
+	var msgs []message.Message
 	for i := range patients {
 		e := profile.Event{PatientID: "p" + strconv.Itoa(i), EventID: "v" + strconv.Itoa(v), FirstName: "v" + strconv.Itoa(v),
 			UpdatedAt: time.Date(2026, 1, 2, 5, 0, v, 0, time.UTC)}
 		b, err := json.Marshal(e)
 		require.NoError(t, err)
-		msgs = append(msgs, kafka.Message{Key: []byte(e.PatientID), Value: b})
+		msgs = append(msgs, message.Message{Key: []byte(e.PatientID), Value: b})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, w.WriteMessages(ctx, msgs...))
+	require.NoError(t, w.Write(ctx, msgs...))
 }
 
 // atVersion reports whether every patient's row is at version v.
@@ -74,15 +76,15 @@ func lag(t *testing.T, s *devenv.Stack) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := devenv.Lag(ctx, s.Brokers, s.Group, s.Topic)
+	n, err := broker.Lag(ctx, s.Cluster(), s.Group, s.Topic)
 	require.NoError(t, err)
 	return n
 }
 
 func TestProducerBrokerOutage(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs, func(o *devenv.Options) { o.KafkaDataDir = t.TempDir() })
-	port := freePort(t)
+	port := devenvtest.FreePort(t)
 	start(t, "producer", s.ProducerEnv(port, "PUBLISH_TIMEOUT=1s"), port, logs)
 
 	resp, err := postProfile(port, "before")
@@ -126,7 +128,7 @@ func TestProducerBrokerOutage(t *testing.T) {
 	t.Run("every 201 is in the topic", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		msgs, err := devenv.ReadAll(ctx, s.Brokers, s.Topic)
+		msgs, err := broker.ReadAll(ctx, s.Cluster(), s.Topic)
 		require.NoError(t, err)
 		keys := map[string]bool{}
 		for _, m := range msgs {
@@ -138,9 +140,9 @@ func TestProducerBrokerOutage(t *testing.T) {
 }
 
 func TestConsumerBrokerOutage(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs, func(o *devenv.Options) { o.KafkaDataDir = t.TempDir() })
-	port := freePort(t)
+	port := devenvtest.FreePort(t)
 	consumer := start(t, "consumer", s.ConsumerEnv(port), port, logs)
 
 	publishVersion(t, s, 30, 1)
@@ -183,9 +185,9 @@ func TestStoreOutage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := newLogs(t)
+			logs := logtest.New(t)
 			s := startStack(t, logs, func(o *devenv.Options) { o.DynaliteDataDir = t.TempDir() })
-			port := freePort(t)
+			port := devenvtest.FreePort(t)
 			consumer := start(t, "consumer", s.ConsumerEnv(port), port, logs)
 
 			publishVersion(t, s, 30, 1)
@@ -209,9 +211,9 @@ func TestStoreOutage(t *testing.T) {
 }
 
 func TestProducerShutdown(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs)
-	port := freePort(t)
+	port := devenvtest.FreePort(t)
 	producer := start(t, "producer", s.ProducerEnv(port, "SHUTDOWN_TIMEOUT=10s"), port, logs)
 
 	// Hold the broker's answer to the next produce request, so a request is in flight when
@@ -242,7 +244,7 @@ func TestProducerShutdown(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := devenv.ReadAll(ctx, s.Brokers, s.Topic)
+	msgs, err := broker.ReadAll(ctx, s.Cluster(), s.Topic)
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "in-flight", string(msgs[0].Key))
@@ -250,9 +252,9 @@ func TestProducerShutdown(t *testing.T) {
 
 func TestConsumerShutdown(t *testing.T) {
 	t.Run("commits what is final and leaves the group", func(t *testing.T) {
-		logs := newLogs(t)
+		logs := logtest.New(t)
 		s := startStack(t, logs)
-		port := freePort(t)
+		port := devenvtest.FreePort(t)
 		// A long session: if the group empties quickly, it is because the member left, not
 		// because its session expired.
 		consumer := start(t, "consumer", s.ConsumerEnv(port, "KAFKA_SESSION_TIMEOUT=60s", "COMMIT_INTERVAL=1h"), port, logs)
@@ -268,15 +270,15 @@ func TestConsumerShutdown(t *testing.T) {
 		assert.Equal(t, int64(0), lag(t, s), "the final commit covers everything applied")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		members, err := devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
+		members, err := broker.Assignments(ctx, s.Cluster(), s.Group, s.Topic)
 		require.NoError(t, err)
 		assert.Empty(t, members, "the consumer left the group")
 	})
 
 	t.Run("stops within its bound while the store is down, committing nothing unapplied", func(t *testing.T) {
-		logs := newLogs(t)
+		logs := logtest.New(t)
 		s := startStack(t, logs)
-		port := freePort(t)
+		port := devenvtest.FreePort(t)
 		consumer := start(t, "consumer", s.ConsumerEnv(port, "SHUTDOWN_TIMEOUT=3s", "DDB_TIMEOUT=1500ms"), port, logs)
 		publishVersion(t, s, 30, 1)
 		waitNoLag(t, s, 30*time.Second)
@@ -302,8 +304,8 @@ func TestProducerReadyMeansPublishable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")
 	}
-	logs := newLogs(t)
-	kport, port := freePort(t), freePort(t)
+	logs := logtest.New(t)
+	kport, port := devenvtest.FreePort(t), devenvtest.FreePort(t)
 	topic := "patient.profile.updated"
 	start(t, "producer", []string{
 		"SERVER_PORT=" + strconv.Itoa(port),

@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
-	"github.com/ankitamadan/patient-profile/internal/replay"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 )
 
 // TestReplayDeadLetters is an operator's session with cmd/replay-dlq against the real consumer: an
@@ -27,9 +29,9 @@ import (
 // fails again and is parked again; replayed with its value fixed (-edit) it reaches the table; and
 // the same replay a second time changes nothing.
 func TestReplayDeadLetters(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s := startStack(t, logs)
-	cport := freePort(t)
+	cport := devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport), cport, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -37,8 +39,8 @@ func TestReplayDeadLetters(t *testing.T) {
 	// IsPregnant as a string, as the HTTP API takes it but the event does not.
 	bad := `{"EventId":"e1","PatientId":"p-7","FirstName":"Grace","IsPregnant":"yes","UpdatedAt":"2026-01-02T05:00:00Z"}`
 	w := broker.NewWriter(s.Cluster(), s.Topic)
-	defer w.Close()
-	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("p-7"), Value: []byte(bad)}))
+	defer w.Close(context.Background())
+	require.NoError(t, w.Write(ctx, message.Message{Key: []byte("p-7"), Value: []byte(bad)}))
 	waitNoLag(t, s, 30*time.Second)
 	original := readTopic(t, s, s.Topic)[0]
 	parked := readTopic(t, s, s.DLQTopic)
@@ -70,10 +72,10 @@ func TestReplayDeadLetters(t *testing.T) {
 	require.Len(t, parked, 2)
 	replayed := readTopic(t, s, s.Topic)[1]
 	h := headerMap(parked[1])
-	assert.Equal(t, dlqAt, h[replay.HeaderReplayedFrom])
-	assert.Equal(t, source, h[replay.HeaderSource])
-	assert.Equal(t, reason, h[broker.HeaderError])
-	assert.Equal(t, strconv.FormatInt(replayed.Offset, 10), h[broker.HeaderOffset], "parked again from the replayed copy")
+	assert.Equal(t, dlqAt, h[deadletter.HeaderReplayedFrom])
+	assert.Equal(t, source, h[deadletter.HeaderReplaySource])
+	assert.Equal(t, reason, h[deadletter.HeaderError])
+	assert.Equal(t, strconv.FormatInt(replayed.Offset, 10), h[deadletter.HeaderOffset], "parked again from the replayed copy")
 	assert.Equal(t, bad, string(parked[1].Value))
 
 	// With the value fixed, it reaches the table. The copy parked again is the same event, so it
@@ -113,9 +115,9 @@ func TestReplayDeadLetters(t *testing.T) {
 // The replay speaks TLS and SASL like the services: it reads the dead-letter topic and publishes
 // to the event topic of a broker that requires both, and a wrong password fails the run.
 func TestReplayOverTLSAndSASL(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s, secure, caFile := startSecureStack(t, logs)
-	cport := freePort(t)
+	cport := devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport, secure...), cport, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -124,8 +126,8 @@ func TestReplayOverTLSAndSASL(t *testing.T) {
 		SASLMechanism: "SCRAM-SHA-512", SASLUsername: "svc", SASLPassword: "s3cret"})
 	require.NoError(t, err)
 	w := broker.NewWriter(cluster, s.Topic)
-	defer w.Close()
-	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("p-9"), Value: []byte("not json")}))
+	defer w.Close(context.Background())
+	require.NoError(t, w.Write(ctx, message.Message{Key: []byte("p-9"), Value: []byte("not json")}))
 
 	var out string
 	require.Eventually(t, func() bool {
@@ -151,16 +153,16 @@ func runReplay(ctx context.Context, s *devenv.Stack, env []string, args ...strin
 	return string(out), err
 }
 
-func readTopic(t *testing.T, s *devenv.Stack, topic string) []kafka.Message {
+func readTopic(t *testing.T, s *devenv.Stack, topic string) []message.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := devenv.ReadAll(ctx, s.Brokers, topic)
+	msgs, err := broker.ReadAll(ctx, s.Cluster(), topic)
 	require.NoError(t, err)
 	return msgs
 }
 
-func headerMap(m kafka.Message) map[string]string {
+func headerMap(m message.Message) map[string]string {
 	h := map[string]string{}
 	for _, hd := range m.Headers {
 		h[hd.Key] = string(hd.Value)

@@ -18,14 +18,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
 )
 
 // runScript is `make run` (devstack/run.sh) on free ports, in its own process group as a
 // terminal's foreground job is.
 type runScript struct {
 	cmd                                    *exec.Cmd
-	logs                                   *logBuffer
+	logs                                   *logtest.Buffer
 	done                                   chan struct{}
 	kafka, ddb, producerPort, consumerPort int
 }
@@ -37,8 +40,8 @@ func startRunScript(t *testing.T, env ...string) *runScript {
 	}
 	root, err := devenv.ModuleRoot()
 	require.NoError(t, err)
-	r := &runScript{logs: newLogs(t), done: make(chan struct{}),
-		kafka: freePort(t), ddb: freePort(t), producerPort: freePort(t), consumerPort: freePort(t)}
+	r := &runScript{logs: logtest.New(t), done: make(chan struct{}),
+		kafka: devenvtest.FreePort(t), ddb: devenvtest.FreePort(t), producerPort: devenvtest.FreePort(t), consumerPort: devenvtest.FreePort(t)}
 	r.cmd = exec.Command(filepath.Join(root, "devstack", "run.sh"))
 	r.cmd.Env = append(os.Environ(),
 		"KAFKA_PORT="+strconv.Itoa(r.kafka), "DDB_PORT="+strconv.Itoa(r.ddb),
@@ -115,7 +118,7 @@ func TestRunStopsGracefullyOnCtrlC(t *testing.T) {
 	brokers := []string{"127.0.0.1:" + strconv.Itoa(r.kafka)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := devenv.Lag(ctx, brokers, "consultation", "patient.profile.updated")
+	n, err := broker.Lag(ctx, broker.Cluster{Brokers: brokers}, "consultation", "patient.profile.updated")
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n, "COMMIT_INTERVAL=1h: nothing committed before the stop")
 

@@ -17,10 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
 )
 
 // selfSigned returns a certificate for 127.0.0.1 and the path of a PEM file holding it, to
@@ -45,7 +48,7 @@ func selfSigned(t *testing.T) (tls.Certificate, string) {
 
 // startSecureStack starts a stack whose broker requires TLS and SCRAM-SHA-512, and returns the
 // variables a binary needs to reach it and the CA file they name.
-func startSecureStack(t *testing.T, logs *logBuffer) (s *devenv.Stack, env []string, caFile string) {
+func startSecureStack(t *testing.T, logs *logtest.Buffer) (s *devenv.Stack, env []string, caFile string) {
 	t.Helper()
 	cert, caFile := selfSigned(t)
 	s = startStack(t, logs, func(o *devenv.Options) {
@@ -63,10 +66,10 @@ func startSecureStack(t *testing.T, logs *logBuffer) (s *devenv.Stack, env []str
 // Managed clusters (MSK, Confluent Cloud, Aiven) want TLS and SASL. Both binaries speak them to a
 // broker that requires them, and a wrong password is a 503 and not-ready, never a 201.
 func TestTLSAndSASL(t *testing.T) {
-	logs := newLogs(t)
+	logs := logtest.New(t)
 	s, secure, _ := startSecureStack(t, logs)
 
-	cport, pport, bad := freePort(t), freePort(t), freePort(t)
+	cport, pport, bad := devenvtest.FreePort(t), devenvtest.FreePort(t), devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport, secure...), cport, logs)
 	start(t, "producer", s.ProducerEnv(pport, secure...), pport, logs)
 	start(t, "producer", s.ProducerEnv(bad, append(secure, "KAFKA_SASL_PASSWORD=wrong", "PUBLISH_TIMEOUT=1s")...), bad, logs)

@@ -1,11 +1,12 @@
 package ops
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+
+	"github.com/ankitamadan/patient-profile/internal/problem"
 )
 
 // recoverPanics turns a panic in a handler into a 500 problem (RFC 9457), logged once with the
@@ -24,8 +25,7 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 				}
 				logger.LogAttrs(r.Context(), slog.LevelError, "handler panicked", slog.String("request_id", RequestID(r.Context())),
 					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
-				writeProblem(w, r, http.StatusInternalServerError, "internal", "Internal error",
-					"the server failed to answer; the request id identifies it in the logs")
+				problem.Write(w, r, fmt.Errorf("panic: %v", v))
 			}()
 			next.ServeHTTP(w, r)
 		})
@@ -40,19 +40,6 @@ func onlyGet(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Allow", "GET, HEAD")
-		writeProblem(w, r, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
-			fmt.Sprintf("%s is not allowed here; use GET", r.Method))
-	})
-}
-
-// writeProblem answers with an RFC 9457 problem of the same shape and type URIs as the API's.
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, kind, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "tag:patient-profile,2026:problem/" + kind, "title": title, "status": status,
-		"detail": detail, "instance": r.URL.Path, "request_id": RequestID(r.Context()),
+		problem.WriteMethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
 	})
 }

@@ -3,6 +3,8 @@ package replay
 import (
 	"errors"
 	"regexp"
+
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
 )
 
 // Filter chooses dead letters. Every condition that is set must hold; the zero Filter (with
@@ -37,7 +39,7 @@ func (f Filter) Check() error {
 }
 
 // Match reports whether f chooses d.
-func (f Filter) Match(d DeadLetter) bool {
+func (f Filter) Match(d deadletter.DeadLetter) bool {
 	switch {
 	case f.Partition >= 0 && d.Source.Partition != f.Partition:
 		return false

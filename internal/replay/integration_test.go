@@ -9,14 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/consumer"
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 	"github.com/ankitamadan/patient-profile/internal/replay"
 	"github.com/ankitamadan/patient-profile/internal/store"
@@ -51,8 +52,8 @@ func TestReplayedEventReachesTheTableOnceTheCauseIsFixed(t *testing.T) {
 	value, err := event.MarshalJSON()
 	require.NoError(t, err)
 	w := broker.NewWriter(s.Cluster(), s.Topic)
-	defer w.Close()
-	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("p1"), Value: value}))
+	defer w.Close(context.Background())
+	require.NoError(t, w.Write(ctx, message.Message{Key: []byte("p1"), Value: value}))
 	waitNoLag(t, s)
 	require.Len(t, readAll(t, s, s.DLQTopic), 1, "the refused event is parked")
 	assert.Equal(t, consumer.Stats{DeadLettered: 1}, counts(c))
@@ -61,7 +62,7 @@ func TestReplayedEventReachesTheTableOnceTheCauseIsFixed(t *testing.T) {
 		t.Helper()
 		f := replay.All
 		f.Patient = "p1"
-		read := func(ctx context.Context, fn func(kafka.Message) error) error {
+		read := func(ctx context.Context, fn func(message.Message) error) error {
 			return broker.ReadTopic(ctx, s.Cluster(), s.DLQTopic, fn)
 		}
 		sum, err := replay.Run(ctx, replay.Config{Topic: s.Topic, Filter: f, DryRun: dryRun}, read, w, io.Discard)
@@ -92,8 +93,8 @@ func TestReplayedEventReachesTheTableOnceTheCauseIsFixed(t *testing.T) {
 		h[hd.Key] = string(hd.Value)
 	}
 	assert.Equal(t, map[string]string{
-		replay.HeaderReplayedFrom: fmt.Sprintf("%s/%d/%d", s.DLQTopic, dead.Partition, dead.Offset),
-		replay.HeaderSource:       fmt.Sprintf("%s/%d/%d", s.Topic, events[0].Partition, events[0].Offset),
+		deadletter.HeaderReplayedFrom: fmt.Sprintf("%s/%d/%d", s.DLQTopic, dead.Partition, dead.Offset),
+		deadletter.HeaderReplaySource: fmt.Sprintf("%s/%d/%d", s.Topic, events[0].Partition, events[0].Offset),
 	}, h, "the replayed event says it is one and where it came from")
 
 	// Replaying again changes nothing: the consumer finds the event stale.
@@ -122,8 +123,8 @@ func startConsumer(t *testing.T, s *devenv.Stack, table *refusingTable) *consume
 	t.Cleanup(func() {
 		cancel()
 		assert.NoError(t, <-done)
-		_ = reader.Close()
-		_ = dlq.Close()
+		_ = reader.Close(context.Background())
+		_ = dlq.Close(context.Background())
 	})
 	return c
 }
@@ -140,11 +141,11 @@ func waitNoLag(t *testing.T, s *devenv.Stack) {
 	require.NoError(t, s.WaitNoLag(context.Background(), 30*time.Second))
 }
 
-func readAll(t *testing.T, s *devenv.Stack, topic string) []kafka.Message {
+func readAll(t *testing.T, s *devenv.Stack, topic string) []message.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := devenv.ReadAll(ctx, s.Brokers, topic)
+	msgs, err := broker.ReadAll(ctx, s.Cluster(), topic)
 	require.NoError(t, err)
 	return msgs
 }

@@ -1,3 +1,6 @@
+// Package replay publishes dead letters back to the event topic, once a person has fixed what
+// parked them: the consumer applies them again under the ordering rule, so replaying an event
+// that was already applied, or replaying twice, changes nothing.
 package replay
 
 import (
@@ -6,18 +9,19 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/segmentio/kafka-go"
-
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
-// publisher is the event topic's side of a kafka-go Writer.
+// publisher writes to the event topic. When some messages of a batch failed and it knows which,
+// its error is a message.WriteErrors.
 type publisher interface {
-	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+	Write(ctx context.Context, msgs ...message.Message) error
 }
 
 // ReadFunc calls fn with every message of the dead-letter topic, as broker.ReadTopic does.
-type ReadFunc func(ctx context.Context, fn func(kafka.Message) error) error
+type ReadFunc func(ctx context.Context, fn func(message.Message) error) error
 
 // Config says what to replay.
 type Config struct {
@@ -75,7 +79,7 @@ func Run(ctx context.Context, cfg Config, read ReadFunc, pub publisher, out io.W
 	if err := cfg.Filter.Check(); err != nil {
 		return Summary{}, fmt.Errorf("filter: %w", err)
 	}
-	r := &run{cfg: cfg, pub: pub, out: out, seen: map[string]Coordinates{}, sum: Summary{DryRun: cfg.DryRun}}
+	r := &run{cfg: cfg, pub: pub, out: out, seen: map[string]message.Coordinates{}, sum: Summary{DryRun: cfg.DryRun}}
 	if cfg.Edit != nil {
 		e, err := profile.Decode(cfg.Edit)
 		if err != nil {
@@ -83,7 +87,7 @@ func Run(ctx context.Context, cfg Config, read ReadFunc, pub publisher, out io.W
 		}
 		r.editFor = e.PatientID
 	}
-	err := read(ctx, func(m kafka.Message) error {
+	err := read(ctx, func(m message.Message) error {
 		if err := r.judge(m); err != nil {
 			return err
 		}
@@ -106,7 +110,7 @@ type run struct {
 	pub publisher
 	out io.Writer
 	// seen maps the origin of each dead letter chosen so far to where it was found.
-	seen    map[string]Coordinates
+	seen    map[string]message.Coordinates
 	editFor string
 	// queue holds the verdicts not yet printed, in the order read, so that the output reads in
 	// topic order although publishing is batched; replays counts those to publish.
@@ -117,7 +121,7 @@ type run struct {
 
 // verdict is what a run does with one message: replay it, or skip it and say why.
 type verdict struct {
-	d      DeadLetter
+	d      deadletter.DeadLetter
 	replay bool
 	// line is the whole line for a message that is not a dead letter.
 	line string
@@ -125,9 +129,9 @@ type verdict struct {
 }
 
 // judge decides what to do with one message of the dead-letter topic.
-func (r *run) judge(m kafka.Message) error {
+func (r *run) judge(m message.Message) error {
 	r.sum.Read++
-	d, err := Parse(m)
+	d, err := deadletter.Parse(m)
 	if err != nil {
 		r.sum.Unreadable++
 		r.queue = append(r.queue, verdict{line: fmt.Sprintf("skipped      dlq=%s patient=%q note=%q", d.At, d.Patient(), "not a dead letter: "+err.Error())})
@@ -156,7 +160,7 @@ func (r *run) judge(m kafka.Message) error {
 	}
 	if r.cfg.Edit != nil {
 		if r.replays > 0 {
-			var chosen DeadLetter
+			var chosen deadletter.DeadLetter
 			for _, v := range r.queue {
 				if v.replay {
 					chosen = v.d
@@ -178,18 +182,18 @@ func (r *run) judge(m kafka.Message) error {
 func (r *run) flush(ctx context.Context) error {
 	queue := r.queue
 	r.queue, r.replays = nil, 0
-	var msgs []kafka.Message
+	var msgs []message.Message
 	for _, v := range queue {
 		if v.replay && !r.cfg.DryRun {
-			msgs = append(msgs, v.d.message(r.cfg.Edit))
+			msgs = append(msgs, v.d.Replay(r.cfg.Edit))
 		}
 	}
 	var err error
-	each := make(kafka.WriteErrors, len(msgs))
+	each := make(message.WriteErrors, len(msgs))
 	if len(msgs) > 0 {
-		err = r.pub.WriteMessages(ctx, msgs...)
+		err = r.pub.Write(ctx, msgs...)
 		if !errors.As(err, &each) || len(each) != len(msgs) {
-			each = make(kafka.WriteErrors, len(msgs))
+			each = make(message.WriteErrors, len(msgs))
 			for i := range each {
 				each[i] = err
 			}
@@ -226,7 +230,7 @@ func (r *run) flush(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) line(verb string, d DeadLetter, note string) {
+func (r *run) line(verb string, d deadletter.DeadLetter, note string) {
 	fmt.Fprintf(r.out, "%-12s patient=%q source=%s dlq=%s error=%q", verb, d.Patient(), d.Source, d.At, d.Error)
 	if note != "" {
 		fmt.Fprintf(r.out, " note=%q", note)

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
+	"github.com/ankitamadan/patient-profile/internal/message"
 )
 
 const (
@@ -20,27 +20,24 @@ const (
 	dlq   = "events.dlq"
 )
 
-// parked is a dead letter as the consumer writes it: the original's key, value and headers, then
-// the dead-letter headers.
-func parked(dlqPartition int, dlqOffset int64, key, value string, srcPartition int, srcOffset int64, reason string, extra ...kafka.Header) kafka.Message {
-	headers := append([]kafka.Header{{Key: "traceparent", Value: []byte("00-abc-01")}}, extra...)
-	headers = append(headers,
-		kafka.Header{Key: broker.HeaderError, Value: []byte(reason)},
-		kafka.Header{Key: broker.HeaderTopic, Value: []byte(topic)},
-		kafka.Header{Key: broker.HeaderPartition, Value: []byte(strconv.Itoa(srcPartition))},
-		kafka.Header{Key: broker.HeaderOffset, Value: []byte(strconv.FormatInt(srcOffset, 10))},
-	)
-	m := kafka.Message{Topic: dlq, Partition: dlqPartition, Offset: dlqOffset, Key: []byte(key), Headers: headers}
+// parked is a dead letter as the consumer writes it (deadletter.New) at dlqPartition/dlqOffset of
+// the dead-letter topic, of a message at srcPartition/srcOffset of the event topic.
+func parked(dlqPartition int, dlqOffset int64, key, value string, srcPartition int, srcOffset int64, reason string,
+	extra ...message.Header) message.Message {
+	src := message.Message{Topic: topic, Partition: srcPartition, Offset: srcOffset, Key: []byte(key),
+		Headers: append([]message.Header{{Key: "traceparent", Value: []byte("00-abc-01")}}, extra...)}
 	if value != "" {
-		m.Value = []byte(value)
+		src.Value = []byte(value)
 	}
+	m := deadletter.New(src, errors.New(reason))
+	m.Topic, m.Partition, m.Offset = dlq, dlqPartition, dlqOffset
 	return m
 }
 
-func header(key, value string) kafka.Header { return kafka.Header{Key: key, Value: []byte(value)} }
+func header(key, value string) message.Header { return message.Header{Key: key, Value: []byte(value)} }
 
-func readFrom(msgs ...kafka.Message) ReadFunc {
-	return func(_ context.Context, fn func(kafka.Message) error) error {
+func readFrom(msgs ...message.Message) ReadFunc {
+	return func(_ context.Context, fn func(message.Message) error) error {
 		for _, m := range msgs {
 			if err := fn(m); err != nil {
 				return err
@@ -52,11 +49,11 @@ func readFrom(msgs ...kafka.Message) ReadFunc {
 
 // fakeTopic records what is published to it, or fails.
 type fakeTopic struct {
-	got []kafka.Message
+	got []message.Message
 	err error
 }
 
-func (f *fakeTopic) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+func (f *fakeTopic) Write(_ context.Context, msgs ...message.Message) error {
 	if f.err != nil {
 		return f.err
 	}
@@ -64,7 +61,7 @@ func (f *fakeTopic) WriteMessages(_ context.Context, msgs ...kafka.Message) erro
 	return nil
 }
 
-func headers(m kafka.Message) map[string]string {
+func headers(m message.Message) map[string]string {
 	out := map[string]string{}
 	for _, h := range m.Headers {
 		out[h.Key] = string(h.Value)
@@ -78,71 +75,8 @@ const (
 	fixed  = `{"EventId":"e1","PatientId":"42","FirstName":"Secret","IsPregnant":true,"UpdatedAt":"2026-01-02T05:00:00Z"}`
 )
 
-func TestParse(t *testing.T) {
-	tests := []struct {
-		name    string
-		msg     kafka.Message
-		want    DeadLetter
-		wantErr string
-	}{
-		{
-			name: "a dead letter",
-			msg:  parked(2, 9, "42", valid, 4, 17, "put profile 42: rejected by the store"),
-			want: DeadLetter{
-				At: Coordinates{dlq, 2, 9}, Source: Coordinates{topic, 4, 17},
-				Key: []byte("42"), Value: []byte(valid), Error: "put profile 42: rejected by the store",
-				Headers: []kafka.Header{header("traceparent", "00-abc-01")},
-			},
-		},
-		{
-			name: "its value dropped",
-			msg:  parked(0, 1, "42", "", 3, 5, "too large", header(broker.HeaderValueDropped, "2097152")),
-			want: DeadLetter{
-				At: Coordinates{dlq, 0, 1}, Source: Coordinates{topic, 3, 5}, Key: []byte("42"), Error: "too large",
-				DroppedSize: 2097152, Headers: []kafka.Header{header("traceparent", "00-abc-01")},
-			},
-		},
-		{
-			name: "replayed before and parked again: the first source is kept, the old replay headers are not",
-			msg: parked(1, 3, "42", poison, 0, 99, "decode event", header(HeaderReplayedFrom, dlq+"/1/0"),
-				header(HeaderSource, topic+"/4/17"), header(HeaderEdited, "true")),
-			want: DeadLetter{
-				At: Coordinates{dlq, 1, 3}, Source: Coordinates{topic, 0, 99}, Key: []byte("42"), Value: []byte(poison),
-				Error: "decode event", FirstSource: topic + "/4/17", Headers: []kafka.Header{header("traceparent", "00-abc-01")},
-			},
-		},
-		{name: "no source topic", msg: kafka.Message{Key: []byte("42"), Value: []byte(valid)}, wantErr: "no dlq-source-topic header"},
-		{
-			name:    "a bad partition",
-			msg:     kafka.Message{Headers: []kafka.Header{header(broker.HeaderTopic, topic), header(broker.HeaderPartition, "x"), header(broker.HeaderOffset, "1")}},
-			wantErr: "dlq-source-partition",
-		},
-		{
-			name:    "a negative offset",
-			msg:     kafka.Message{Headers: []kafka.Header{header(broker.HeaderTopic, topic), header(broker.HeaderPartition, "1"), header(broker.HeaderOffset, "-1")}},
-			wantErr: "dlq-source-offset",
-		},
-		{
-			name:    "a bad dropped size",
-			msg:     parked(0, 0, "42", "", 1, 1, "x", header(broker.HeaderValueDropped, "big")),
-			wantErr: "dlq-value-dropped",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse(tt.msg)
-			if tt.wantErr != "" {
-				assert.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
 func TestFilter(t *testing.T) {
-	d := DeadLetter{Source: Coordinates{topic, 3, 17}, Key: []byte("42"), Error: "put profile 42: rejected by the store: ValidationException"}
+	d := deadletter.DeadLetter{Source: message.Coordinates{Topic: topic, Partition: 3, Offset: 17}, Key: []byte("42"), Error: "put profile 42: rejected by the store: ValidationException"}
 	tests := []struct {
 		name   string
 		filter func(*Filter)
@@ -201,15 +135,15 @@ func TestRun(t *testing.T) {
 		a          = parked(0, 0, "42", poison, 4, 17, "decode event: IsPregnant: must be a bool, got string")
 		b          = parked(1, 0, "7", `{"PatientId":"7","UpdatedAt":"2026-01-02T05:00:00Z","LastName":"Private"}`, 1, 3, "put profile 7: rejected by the store: ValidationException")
 		aAgain     = parked(0, 1, "42", poison, 4, 17, "decode event: IsPregnant: must be a bool, got string")
-		dropped    = parked(1, 1, "9", "", 2, 8, "publish: message too large", header(broker.HeaderValueDropped, "2097152"))
+		dropped    = parked(1, 1, "9", "", 2, 8, "publish: message too large", header(deadletter.HeaderValueDropped, "2097152"))
 		foreign    = parked(1, 2, "7", valid, 0, 1, "x")
-		junk       = kafka.Message{Topic: dlq, Partition: 2, Offset: 0, Key: []byte("5"), Value: []byte(valid)}
-		replayedB  = parked(1, 3, "7", `{"PatientId":"7","UpdatedAt":"2026-01-02T05:00:00Z"}`, 1, 40, "again", header(HeaderReplayedFrom, dlq+"/1/0"), header(HeaderSource, topic+"/1/3"))
+		junk       = message.Message{Topic: dlq, Partition: 2, Offset: 0, Key: []byte("5"), Value: []byte(valid)}
+		replayedB  = parked(1, 3, "7", `{"PatientId":"7","UpdatedAt":"2026-01-02T05:00:00Z"}`, 1, 40, "again", header(deadletter.HeaderReplayedFrom, dlq+"/1/0"), header(deadletter.HeaderReplaySource, topic+"/1/3"))
 		b2         = parked(1, 4, "7", `{"PatientId":"7","UpdatedAt":"2026-01-03T05:00:00Z"}`, 1, 12, "put profile 7: rejected by the store: ValidationException")
 		downstream = errors.New("broker down")
 	)
 	foreign.Headers[2].Value = []byte("other.topic") // after traceparent and dlq-error
-	all := []kafka.Message{a, b, aAgain, dropped, foreign, junk, replayedB, b2}
+	all := []message.Message{a, b, aAgain, dropped, foreign, junk, replayedB, b2}
 
 	type published struct{ key, value, from, source, edited string }
 	tests := []struct {
@@ -218,7 +152,7 @@ func TestRun(t *testing.T) {
 		dryRun     bool
 		edit       string
 		pubErr     error
-		msgs       []kafka.Message
+		msgs       []message.Message
 		want       []published
 		wantSum    Summary
 		wantLines  []string
@@ -333,7 +267,7 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name:       "a failed publish is an error",
-			msgs:       []kafka.Message{a, b},
+			msgs:       []message.Message{a, b},
 			pubErr:     downstream,
 			wantErr:    downstream,
 			wantSum:    Summary{Read: 2, Chosen: 2, Failed: 2},
@@ -370,10 +304,10 @@ func TestRun(t *testing.T) {
 				h := headers(m)
 				assert.Equal(t, "00-abc-01", h["traceparent"], "the original's own headers are carried over")
 				for k := range h {
-					assert.NotContains(t, []string{broker.HeaderError, broker.HeaderTopic, broker.HeaderPartition, broker.HeaderOffset, broker.HeaderValueDropped}, k,
+					assert.NotContains(t, []string{deadletter.HeaderError, deadletter.HeaderTopic, deadletter.HeaderPartition, deadletter.HeaderOffset, deadletter.HeaderValueDropped}, k,
 						"a replayed event must not look like a dead letter")
 				}
-				got = append(got, published{string(m.Key), string(m.Value), h[HeaderReplayedFrom], h[HeaderSource], h[HeaderEdited]})
+				got = append(got, published{string(m.Key), string(m.Value), h[deadletter.HeaderReplayedFrom], h[deadletter.HeaderReplaySource], h[deadletter.HeaderEdited]})
 			}
 			assert.Equal(t, tt.want, got)
 			if tt.wantErr == nil || tt.wantSum != (Summary{}) {
@@ -390,7 +324,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunPublishesInBatches(t *testing.T) {
-	var msgs []kafka.Message
+	var msgs []message.Message
 	for i := range 2*batchSize + 1 {
 		msgs = append(msgs, parked(0, int64(i), "42", valid, 0, int64(i), "x"))
 	}
@@ -404,14 +338,14 @@ func TestRunPublishesInBatches(t *testing.T) {
 
 type countingTopic struct{ calls *int }
 
-func (c *countingTopic) WriteMessages(context.Context, ...kafka.Message) error {
+func (c *countingTopic) Write(context.Context, ...message.Message) error {
 	*c.calls++
 	return nil
 }
 
 func TestRunReportsEachFailedMessage(t *testing.T) {
-	msgs := []kafka.Message{parked(0, 0, "1", valid, 0, 0, "x"), parked(0, 1, "2", valid, 0, 1, "x")}
-	pub := &fakeTopic{err: kafka.WriteErrors{nil, errors.New("not leader")}}
+	msgs := []message.Message{parked(0, 0, "1", valid, 0, 0, "x"), parked(0, 1, "2", valid, 0, 1, "x")}
+	pub := &fakeTopic{err: message.WriteErrors{nil, errors.New("not leader")}}
 	var out strings.Builder
 	sum, err := Run(context.Background(), Config{Topic: topic, Filter: All}, readFrom(msgs...), pub, &out)
 	assert.ErrorContains(t, err, "1 of 2 failed")
@@ -422,7 +356,7 @@ func TestRunReportsEachFailedMessage(t *testing.T) {
 }
 
 func TestRunPrintsInTopicOrder(t *testing.T) {
-	msgs := []kafka.Message{
+	msgs := []message.Message{
 		parked(0, 0, "1", valid, 0, 0, "x"),
 		parked(0, 1, "1", valid, 0, 0, "x"),
 		{Topic: dlq, Partition: 0, Offset: 2},

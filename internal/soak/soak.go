@@ -23,10 +23,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/deadletter"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
@@ -183,7 +184,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	kill := func(victim *devenv.Process, since int64) error {
 		began := time.Now()
 		for {
-			committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+			committed, end, err := broker.GroupOffsets(ctx, s.Cluster(), s.Group, s.Topic)
 			waited := time.Since(began)
 			// Once everything is published and consumed there is no progress left to wait
 			// for: kill anyway, it is still a kill.
@@ -205,12 +206,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			if err := sleep(10*time.Millisecond, 60*time.Millisecond); err != nil {
 				return err
 			}
-			committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+			committed, end, err := broker.GroupOffsets(ctx, s.Cluster(), s.Group, s.Topic)
 			if err == nil && committed < end || time.Now().After(deadline) {
 				break
 			}
 		}
-		committed, end, err := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+		committed, end, err := broker.GroupOffsets(ctx, s.Cluster(), s.Group, s.Topic)
 		victim.Kill()
 		if err == nil && committed < end {
 			res.KillsInFlight++
@@ -218,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return nil
 	}
 	committedNow := func() int64 {
-		c, _, _ := devenv.GroupOffsets(ctx, s.Brokers, s.Group, s.Topic)
+		c, _, _ := broker.GroupOffsets(ctx, s.Cluster(), s.Group, s.Topic)
 		return c
 	}
 
@@ -255,7 +256,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		var members [][]int
 		for began := time.Now(); time.Since(began) < within; {
 			var err error
-			members, err = devenv.Assignments(ctx, s.Brokers, s.Group, s.Topic)
+			members, err = broker.Assignments(ctx, s.Cluster(), s.Group, s.Topic)
 			busy := 0
 			for _, m := range members {
 				if len(m) > 0 {
@@ -368,12 +369,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-func publish(ctx context.Context, s *devenv.Stack, msgs []kafka.Message, chunks int, pause time.Duration) error {
+func publish(ctx context.Context, s *devenv.Stack, msgs []message.Message, chunks int, pause time.Duration) error {
 	w := broker.NewWriter(s.Cluster(), s.Topic)
-	defer w.Close()
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = w.Close(closeCtx) // every write waited for its acks: nothing is left to flush
+	}()
 	size := max(1, (len(msgs)+chunks-1)/chunks)
 	for chunk := range slices.Chunk(msgs, size) {
-		if err := w.WriteMessages(ctx, chunk...); err != nil {
+		if err := w.Write(ctx, chunk...); err != nil {
 			return err
 		}
 		select {
@@ -387,7 +392,7 @@ func publish(ctx context.Context, s *devenv.Stack, msgs []kafka.Message, chunks 
 
 // stream is the adversarial input and what it should produce.
 type stream struct {
-	msgs   []kafka.Message
+	msgs   []message.Message
 	newest map[string]profile.Event
 	poison map[string][]byte // value -> key
 	// events and duplicates count valid events, deletions among them; kafkaTombstones the null
@@ -417,9 +422,9 @@ func newStream(rng *rand.Rand, cfg Config) *stream {
 		t := base.Add(time.Duration(rng.IntN(86400)) * time.Second)
 		n := perPatient - perPatient/10
 		deletions := erasures(rng, p, n)
-		var versions []kafka.Message
+		var versions []message.Message
 		var deleted []bool // parallel to versions
-		var tombstones []kafka.Message
+		var tombstones []message.Message
 		for v := range n {
 			step := steps[rng.IntN(len(steps))]
 			t = t.Add(step)
@@ -442,12 +447,12 @@ func newStream(rng *rand.Rand, cfg Config) *stream {
 				e = profile.Event{PatientID: patient, UpdatedAt: t, EventID: id, Deleted: true}
 				// The producer publishes a Kafka tombstone right after a deletion; here it lands
 				// anywhere, like everything else.
-				tombstones = append(tombstones, kafka.Message{Key: []byte(patient)})
+				tombstones = append(tombstones, message.Message{Key: []byte(patient)})
 			}
 			if cur, ok := st.newest[patient]; !ok || profile.Compare(e, cur) > 0 {
 				st.newest[patient] = e
 			}
-			versions = append(versions, kafka.Message{Key: []byte(patient), Value: encodeLoosely(rng, e)})
+			versions = append(versions, message.Message{Key: []byte(patient), Value: encodeLoosely(rng, e)})
 			deleted = append(deleted, e.Deleted)
 		}
 		// Exact duplicates, as a retried produce would make: of deletions too.
@@ -470,7 +475,7 @@ func newStream(rng *rand.Rand, cfg Config) *stream {
 	for i := range cfg.Poison {
 		key, value := poison(rng, i)
 		st.poison[string(value)] = key
-		st.msgs = append(st.msgs, kafka.Message{Key: key, Value: value})
+		st.msgs = append(st.msgs, message.Message{Key: key, Value: value})
 	}
 	// One global shuffle reorders each patient's events too.
 	rng.Shuffle(len(st.msgs), func(i, j int) { st.msgs[i], st.msgs[j] = st.msgs[j], st.msgs[i] })
@@ -608,7 +613,7 @@ func (st *stream) check(ctx context.Context, s *devenv.Stack, res *Result) error
 		return err
 	}
 
-	dead, err := devenv.ReadAll(ctx, s.Brokers, s.DLQTopic)
+	dead, err := broker.ReadAll(ctx, s.Cluster(), s.DLQTopic)
 	if err != nil {
 		return err
 	}
@@ -683,7 +688,7 @@ func checkTombstoneItems(ctx context.Context, s *devenv.Stack, res *Result, prob
 	return nil
 }
 
-func checkHeaders(m kafka.Message, key []byte, topic string) error {
+func checkHeaders(m message.Message, key []byte, topic string) error {
 	h := map[string]string{}
 	for _, x := range m.Headers {
 		h[x.Key] = string(x.Value)
@@ -692,17 +697,17 @@ func checkHeaders(m kafka.Message, key []byte, topic string) error {
 	if string(m.Key) != string(key) {
 		errs = append(errs, fmt.Errorf("key %q, sent %q", m.Key, key))
 	}
-	if h[broker.HeaderError] == "" {
+	if h[deadletter.HeaderError] == "" {
 		errs = append(errs, errors.New("no error header"))
 	}
-	if h[broker.HeaderTopic] != topic {
-		errs = append(errs, fmt.Errorf("source topic %q", h[broker.HeaderTopic]))
+	if h[deadletter.HeaderTopic] != topic {
+		errs = append(errs, fmt.Errorf("source topic %q", h[deadletter.HeaderTopic]))
 	}
-	if _, err := strconv.Atoi(h[broker.HeaderPartition]); err != nil {
-		errs = append(errs, fmt.Errorf("source partition %q", h[broker.HeaderPartition]))
+	if _, err := strconv.Atoi(h[deadletter.HeaderPartition]); err != nil {
+		errs = append(errs, fmt.Errorf("source partition %q", h[deadletter.HeaderPartition]))
 	}
-	if _, err := strconv.ParseInt(h[broker.HeaderOffset], 10, 64); err != nil {
-		errs = append(errs, fmt.Errorf("source offset %q", h[broker.HeaderOffset]))
+	if _, err := strconv.ParseInt(h[deadletter.HeaderOffset], 10, 64); err != nil {
+		errs = append(errs, fmt.Errorf("source offset %q", h[deadletter.HeaderOffset]))
 	}
 	return errors.Join(errs...)
 }

@@ -1,19 +1,15 @@
 package tracing_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
@@ -27,6 +23,8 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/consumer"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/store"
 	"github.com/ankitamadan/patient-profile/internal/tracing"
@@ -42,14 +40,14 @@ type pipeline struct {
 	table    *store.Table
 	brokers  []string
 	spans    *tracetest.SpanRecorder
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 	consumer *consumer.Consumer
 }
 
 func startPipeline(t *testing.T) *pipeline {
 	t.Helper()
 	devenvtest.SkipIfShort(t)
-	p := &pipeline{spans: tracetest.NewSpanRecorder(), logs: &syncBuffer{}}
+	p := &pipeline{spans: tracetest.NewSpanRecorder(), logs: logtest.New(t)}
 
 	// The global provider and propagator, as tracing.Setup installs them, with a recorder.
 	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
@@ -68,7 +66,7 @@ func startPipeline(t *testing.T) *pipeline {
 	p.table = store.New(devenvtest.Table(t, d, table), table, 0)
 
 	pub := broker.NewPublisher(cluster, topic, "/patient-profile/test")
-	t.Cleanup(func() { _ = pub.Close() })
+	t.Cleanup(func() { _ = pub.Close(context.Background()) })
 	reg := ops.NewRegistry()
 	p.handler = ops.NewHandler(logger, reg, api.NewHandler(logger, pub,
 		api.Config{PublishTimeout: 5 * time.Second, MaxInFlightPublishes: 8}, reg), broker.NewPinger(cluster, topic))
@@ -86,8 +84,8 @@ func startPipeline(t *testing.T) *pipeline {
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		_ = reader.Close()
-		_ = dlq.Close()
+		_ = reader.Close(context.Background())
+		_ = dlq.Close(context.Background())
 	})
 	return p
 }
@@ -173,14 +171,14 @@ func TestOneTraceFromPostToPutItem(t *testing.T) {
 // traceparent that is not one.
 func TestConsumerAcceptsEventsWithoutTraceContext(t *testing.T) {
 	p := startPipeline(t)
-	w := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{}, BatchTimeout: time.Millisecond}
-	defer w.Close()
+	w := broker.NewWriter(broker.Cluster{Brokers: p.brokers}, topic)
+	defer w.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, w.WriteMessages(ctx,
-		kafka.Message{Key: []byte("plain"), Value: []byte(`{"EventId":"e1","PatientId":"plain","UpdatedAt":"2026-01-02T05:00:00Z"}`)},
-		kafka.Message{Key: []byte("garbled"), Value: []byte(`{"EventId":"e2","PatientId":"garbled","UpdatedAt":"2026-01-02T05:00:00Z"}`),
-			Headers: []kafka.Header{{Key: "traceparent", Value: []byte("not-a-trace")}, {Key: "ce_type", Value: []byte("something.else")}}},
+	require.NoError(t, w.Write(ctx,
+		message.Message{Key: []byte("plain"), Value: []byte(`{"EventId":"e1","PatientId":"plain","UpdatedAt":"2026-01-02T05:00:00Z"}`)},
+		message.Message{Key: []byte("garbled"), Value: []byte(`{"EventId":"e2","PatientId":"garbled","UpdatedAt":"2026-01-02T05:00:00Z"}`),
+			Headers: []message.Header{{Key: "traceparent", Value: []byte("not-a-trace")}, {Key: "ce_type", Value: []byte("something.else")}}},
 	))
 	p.waitForRow(t, "plain", "e1")
 	p.waitForRow(t, "garbled", "e2")
@@ -201,14 +199,14 @@ func TestNoPatientDataInLogs(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, bad.Code, bad.Body.String())
 
 	// Another producer's events: one applied, the same again (stale), and poison.
-	w := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{}, BatchTimeout: time.Millisecond}
-	defer w.Close()
+	w := broker.NewWriter(broker.Cluster{Brokers: p.brokers}, topic)
+	defer w.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	other := `{"EventId":"o1","PatientId":"logs-3","FirstName":"Zebediah","LastName":"Quuxworth","Sex":"Quux-Sex","IsPregnant":true,"UpdatedAt":"2026-01-02T05:00:00Z"}`
 	poison := `{"EventId":"o2","PatientId":"logs-4","FirstName":"Zebediah","LastName":"Quuxworth","Sex":"Quux-Sex","IsPregnant":"Quux-Pregnant","UpdatedAt":"2026-01-02T05:00:00Z"}`
 	for _, m := range []struct{ key, value string }{{"logs-3", other}, {"logs-3", other}, {"logs-4", poison}} {
-		require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte(m.key), Value: []byte(m.value)}))
+		require.NoError(t, w.Write(ctx, message.Message{Key: []byte(m.key), Value: []byte(m.value)}))
 	}
 	p.waitForRow(t, "logs-1", created.EventId)
 	p.waitForRow(t, "logs-3", "o1")
@@ -217,7 +215,7 @@ func TestNoPatientDataInLogs(t *testing.T) {
 		return s.Stale == 1 && s.DeadLettered == 1
 	}, 30*time.Second, 20*time.Millisecond, "stats %+v", p.consumer.Stats())
 
-	lines := p.logs.lines()
+	lines := p.logs.Lines()
 	// The test must have seen the paths it claims to search.
 	for _, msg := range []string{`"msg":"request"`, `"msg":"handled"`, `"msg":"dead-lettered"`, `"level":"DEBUG"`} {
 		assert.True(t, slicesContainFunc(lines, func(l string) bool { return strings.Contains(l, msg) }), "no log line with %s", msg)
@@ -265,9 +263,9 @@ func attr(s sdktrace.ReadOnlySpan, key string) string {
 	return ""
 }
 
-func findLog(t *testing.T, logs *syncBuffer, match func(map[string]any) bool) map[string]any {
+func findLog(t *testing.T, logs *logtest.Buffer, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	for _, line := range logs.lines() {
+	for _, line := range logs.Lines() {
 		var l map[string]any
 		if json.Unmarshal([]byte(line), &l) == nil && match(l) {
 			return l
@@ -275,28 +273,4 @@ func findLog(t *testing.T, logs *syncBuffer, match func(map[string]any) bool) ma
 	}
 	t.Fatalf("no such log line")
 	return nil
-}
-
-// syncBuffer is a log sink several goroutines write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	s := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	s.Buffer(nil, 1<<20)
-	for s.Scan() {
-		out = append(out, s.Text())
-	}
-	return out
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -16,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ankitamadan/patient-profile/internal/message"
 )
 
 // Setup installs the global tracer provider and the W3C propagator (traceparent, tracestate,
@@ -55,19 +56,19 @@ func Tracer() trace.Tracer {
 }
 
 // Inject adds ctx's trace context to a message's headers.
-func Inject(ctx context.Context, headers []kafka.Header) []kafka.Header {
+func Inject(ctx context.Context, headers []message.Header) []message.Header {
 	c := headerCarrier{headers: headers}
 	otel.GetTextMapPropagator().Inject(ctx, &c)
 	return c.headers
 }
 
 // Extract returns ctx with the trace context of a message's headers, if it has one.
-func Extract(ctx context.Context, headers []kafka.Header) context.Context {
+func Extract(ctx context.Context, headers []message.Header) context.Context {
 	return otel.GetTextMapPropagator().Extract(ctx, &headerCarrier{headers: headers})
 }
 
 // headerCarrier lets a propagator read and write Kafka headers.
-type headerCarrier struct{ headers []kafka.Header }
+type headerCarrier struct{ headers []message.Header }
 
 func (c *headerCarrier) Get(key string) string {
 	for _, h := range c.headers {
@@ -85,7 +86,7 @@ func (c *headerCarrier) Set(key, value string) {
 			return
 		}
 	}
-	c.headers = append(c.headers, kafka.Header{Key: key, Value: []byte(value)})
+	c.headers = append(c.headers, message.Header{Key: key, Value: []byte(value)})
 }
 
 func (c *headerCarrier) Keys() []string {

@@ -85,3 +85,13 @@ func options(t testing.TB) devenv.Options {
 	}
 	return o
 }
+
+// FreePort is a free TCP port on 127.0.0.1.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	p, err := devenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,4 +1,4 @@
-package api
+package replica
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/ops"
+	"github.com/ankitamadan/patient-profile/internal/problem/problemtest"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -39,9 +40,10 @@ var replicaRows = map[string]profile.Event{
 	"gone": {EventID: "d", PatientID: "gone", Deleted: true, UpdatedAt: time.Date(2026, 1, 2, 5, 0, 1, 0, time.UTC)},
 }
 
-func withOpsRead(rows fakeReader, tokens []string) http.Handler {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return ops.NewHandler(logger, ops.NewRegistry(), NewReadHandler(rows, tokens))
+// withOps serves the routes as the consumer binary does: mounted under package ops, which gives
+// every answer its request id.
+func withOps(rows fakeReader, tokens []string) http.Handler {
+	return ops.NewHandler(slog.New(slog.DiscardHandler), ops.NewRegistry(), NewHandler(rows, tokens))
 }
 
 func TestGetProfile(t *testing.T) {
@@ -76,7 +78,7 @@ func TestGetProfile(t *testing.T) {
 				req.Header.Set("If-None-Match", tt.ifNoneMatch)
 			}
 			rec := httptest.NewRecorder()
-			withOpsRead(tt.rows, tt.tokens).ServeHTTP(rec, req)
+			withOps(tt.rows, tt.tokens).ServeHTTP(rec, req)
 
 			require.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
 			switch tt.wantStatus {
@@ -89,7 +91,7 @@ func TestGetProfile(t *testing.T) {
 			case 304:
 				assert.Empty(t, rec.Body.String())
 			default:
-				requireProblem(t, rec, tt.wantStatus)
+				problemtest.Require(t, rec, tt.wantStatus)
 			}
 		})
 	}
@@ -100,7 +102,7 @@ func TestGetProfileETagFollowsTheOrderingKey(t *testing.T) {
 	e := replicaRows["1"]
 	etag := func(e profile.Event) string {
 		rec := httptest.NewRecorder()
-		withOpsRead(fakeReader{rows: map[string]profile.Event{"1": e}}, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/patientprofile/1", nil))
+		withOps(fakeReader{rows: map[string]profile.Event{"1": e}}, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/patientprofile/1", nil))
 		require.Equal(t, http.StatusOK, rec.Code)
 		return rec.Header().Get("ETag")
 	}
@@ -112,8 +114,8 @@ func TestGetProfileETagFollowsTheOrderingKey(t *testing.T) {
 	assert.NotEqual(t, etag(e), etag(newer))
 }
 
-func TestReplicaOpenAPIConformance(t *testing.T) {
-	doc, err := libopenapi.NewDocument(replicaOpenAPI)
+func TestOpenAPIConformance(t *testing.T) {
+	doc, err := libopenapi.NewDocument(openAPI)
 	require.NoError(t, err)
 	v, errs := validator.NewValidator(doc)
 	require.Empty(t, errs)
@@ -138,7 +140,7 @@ func TestReplicaOpenAPIConformance(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			newRequest := func() *http.Request { return httptest.NewRequest(http.MethodGet, tt.path, nil) }
 			rec := httptest.NewRecorder()
-			withOpsRead(tt.rows, nil).ServeHTTP(rec, newRequest())
+			withOps(tt.rows, nil).ServeHTTP(rec, newRequest())
 			resp := rec.Result()
 			require.Equal(t, tt.wantStatus, resp.StatusCode, rec.Body.String())
 

@@ -1,19 +1,23 @@
-package api
+// Package auth closes routes to strangers: a bearer token, one of those configured, on every
+// request. Both services' APIs use it, for the same patient data.
+package auth
 
 import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/ankitamadan/patient-profile/internal/problem"
 )
 
-// requireToken lets a request through only with `Authorization: Bearer <token>` for one of
+// RequireToken lets a request through only with `Authorization: Bearer <token>` for one of
 // tokens. With no tokens it lets everything through: authentication is off.
 //
 // Both sides are hashed before comparing, so the comparison is over equal lengths and takes the
 // same time whatever the token's length, and every token is compared, so the time does not say
 // which one matched either.
-func requireToken(tokens []string) func(http.Handler) http.Handler {
+func RequireToken(tokens []string) func(http.Handler) http.Handler {
 	if len(tokens) == 0 {
 		return func(next http.Handler) http.Handler { return next }
 	}
@@ -25,7 +29,7 @@ func requireToken(tokens []string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-				writeError(w, r, errorf(kindUnauthorized, "send Authorization: Bearer <token>"))
+				problem.Write(w, r, problem.Errorf(problem.Unauthorized, "send Authorization: Bearer <token>"))
 				return
 			}
 			got := sha256.Sum256([]byte(strings.TrimSpace(token)))
@@ -34,7 +38,7 @@ func requireToken(tokens []string) func(http.Handler) http.Handler {
 				match |= subtle.ConstantTimeCompare(got[:], want[:])
 			}
 			if match != 1 {
-				writeError(w, r, errorf(kindUnauthorized, "the bearer token is not valid"))
+				problem.Write(w, r, problem.Errorf(problem.Unauthorized, "the bearer token is not valid"))
 				return
 			}
 			next.ServeHTTP(w, r)
