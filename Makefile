@@ -7,7 +7,7 @@ GO       ?= go
 TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
 .PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer \
-        test test-short fuzz soak replay-dlq bench bench-micro lint compose-config clean
+        test test-short fuzz soak replay-dlq bench bench-micro lint docs compose-config clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -90,6 +90,11 @@ bench-micro: ## Go micro-benchmarks of the hot paths (decode, the HTTP handler);
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' ':!third_party')); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# docs/configuration.md is generated from the desc and default tags in internal/config; `go test
+# ./docs` (part of `make test`) fails while it is stale.
+docs: ## Regenerate docs/configuration.md from the config structs' tags
+	$(GO) test ./docs -run '^TestConfigurationReference$$' -count=1 -update
 
 # Compose v2 (`docker compose`, the plugin) if installed, else v1 (`docker-compose`, Debian's).
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)

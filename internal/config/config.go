@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"text/template"
 	"time"
 
 	"log/slog"
@@ -29,22 +30,18 @@ type Kafka struct {
 // KafkaSecurity has the fields of broker.Security, in the same order, so that the binaries pass
 // it on with a conversion: broker.Security(cfg.KafkaSecurity).
 type KafkaSecurity struct {
-	// TLS encrypts connections to the brokers, verified against the system's roots or, if set,
-	// the PEM certificates in TLSCAFile.
-	TLS       bool   `envconfig:"KAFKA_TLS" default:"false" desc:"TLS to the brokers, verified against the system roots"`
-	TLSCAFile string `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA(s) to verify the brokers against instead (needs KAFKA_TLS=true)"`
-	// SASLMechanism is empty (no authentication), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	TLS           bool   `envconfig:"KAFKA_TLS" default:"false" desc:"TLS to the brokers, verified against the system's roots"`
+	TLSCAFile     string `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA(s) to verify the brokers against instead (needs KAFKA_TLS=true)"`
 	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means no authentication"`
-	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
-	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password"`
+	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name; needed with KAFKA_SASL_MECHANISM, refused without it"`
+	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; needed with KAFKA_SASL_MECHANISM"`
 }
 
 // Access is who may use the APIs: the producer's writes and the consumer's read of the replica.
 type Access struct {
-	// APITokens are the bearer tokens the routes accept: API_TOKENS (comma-separated) and the
-	// lines of API_TOKENS_FILE together. None means the routes are open.
-	APITokens     []string `envconfig:"API_TOKENS" desc:"comma-separated bearer tokens the API routes accept (the producer's writes, the consumer's read); empty leaves them open"`
-	APITokensFile string   `envconfig:"API_TOKENS_FILE" desc:"file of bearer tokens, one per line, added to API_TOKENS"`
+	// Once loaded, APITokens holds the tokens of API_TOKENS_FILE too, so the routes read one list.
+	APITokens     []string `envconfig:"API_TOKENS" desc:"comma-separated bearer tokens the API routes accept (the producer's writes, the consumer's read), each at least 16 characters; empty, with no API_TOKENS_FILE, leaves the routes open"`
+	APITokensFile string   `envconfig:"API_TOKENS_FILE" desc:"file of bearer tokens, one per line (blank lines and # comments skipped), added to API_TOKENS: a mounted secret"`
 }
 
 // load reads the tokens from the file too, and checks them all.
@@ -60,8 +57,8 @@ func (a *Access) load() error {
 // Telemetry says where traces go. The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_*
 // variables itself (headers, protocol details); these only decide whether there is one.
 type Telemetry struct {
-	OTLPEndpoint       string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/HTTP endpoint to export traces to; empty exports none"`
-	OTLPTracesEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" desc:"OTLP/HTTP endpoint for traces only"`
+	OTLPEndpoint       string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/HTTP collector base URL to export traces to (for example http://otel-collector:4318); empty, with no OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, exports none"`
+	OTLPTracesEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" desc:"OTLP/HTTP endpoint for traces only, instead of OTEL_EXPORTER_OTLP_ENDPOINT"`
 }
 
 // ExportTraces reports whether an OTLP endpoint is configured. Without one, traces still
@@ -70,15 +67,11 @@ func (t Telemetry) ExportTraces() bool { return t.OTLPEndpoint != "" || t.OTLPTr
 
 // Producer configures cmd/producer.
 type Producer struct {
-	Port int `envconfig:"SERVER_PORT" default:"3000" desc:"HTTP port: the API, health, readiness and metrics"`
+	Port int `envconfig:"SERVER_PORT" default:"3000" desc:"HTTP port of the API, health, readiness and metrics"`
 	Kafka
-	// PublishTimeout bounds how long a request waits for the broker's ack before it gets a 503.
-	PublishTimeout time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for the broker's ack before its 503"`
-	// EventSource is the CloudEvents source of the events this producer publishes (ce_source).
-	EventSource string `envconfig:"EVENT_SOURCE" default:"/patient-profile/producer" desc:"the CloudEvents source (ce_source) of the events published"`
-	// MaxInFlightPublishes bounds the requests waiting for the broker at once; past it a request
-	// is answered 503 at once instead of queueing.
-	MaxInFlightPublishes int `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024" desc:"bound on requests waiting for the broker at once; past it, an immediate 503"`
+	PublishTimeout       time.Duration `envconfig:"PUBLISH_TIMEOUT" default:"5s" desc:"how long a request waits for the broker's ack before its 503; less than SHUTDOWN_TIMEOUT"`
+	EventSource          string        `envconfig:"EVENT_SOURCE" default:"/patient-profile/producer" desc:"the CloudEvents source (ce_source) of the events published"`
+	MaxInFlightPublishes int           `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024" desc:"bound on requests waiting for the broker at once; past it, an immediate 503 with Retry-After, never a queue"`
 	Access
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -87,32 +80,24 @@ type Producer struct {
 
 // Consumer configures cmd/consumer.
 type Consumer struct {
-	Port int `envconfig:"SERVER_PORT" default:"3001" desc:"HTTP port: the read of the replica, health, readiness and metrics"`
+	Port int `envconfig:"SERVER_PORT" default:"3001" desc:"HTTP port of the read of the replica, health, readiness and metrics"`
 	Kafka
-	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation" desc:"consumer group id"`
-	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"dead-letter topic for events that can never be applied"`
-	// SessionTimeout is how long the group waits for a silent member before it hands that
-	// member's partitions to the others.
+	Group          string        `envconfig:"CONSUMER_GROUP" default:"consultation" desc:"consumer group id"`
+	DLQTopic       string        `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"dead-letter topic: the consumer parks there the events it can never apply, and replay-dlq reads them back"`
 	SessionTimeout time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"how long the group waits for a silent member before moving its partitions"`
-	// CommitInterval is how often processed offsets are committed. Offsets are committed only
-	// for final outcomes, so a longer interval means more redelivery after a crash, never loss.
-	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s" desc:"how often final offsets are committed"`
-	// MaxInFlight bounds how many patients are handled at once, so the store calls in flight.
-	// The store client keeps as many idle connections.
-	MaxInFlight int `envconfig:"MAX_IN_FLIGHT" default:"64" desc:"bound on patients handled at once, and so on store writes in flight"`
-	// MaxBuffered bounds the messages fetched but not yet final, and so the consumer's memory.
-	MaxBuffered int `envconfig:"MAX_BUFFERED" default:"4096" desc:"bound on messages fetched but not yet final, and so on memory"`
+	CommitInterval time.Duration `envconfig:"COMMIT_INTERVAL" default:"1s" desc:"how often final offsets are committed; a longer interval means more redelivery after a crash, never loss"`
+	// The store client keeps as many idle connections, so that no write in flight pays a handshake.
+	MaxInFlight int `envconfig:"MAX_IN_FLIGHT" default:"64" desc:"bound on patients handled at once, and so on store writes in flight (1 to 4096)"`
+	MaxBuffered int `envconfig:"MAX_BUFFERED" default:"4096" desc:"bound on messages fetched but not yet final, and so on memory: fetching waits beyond it (MAX_IN_FLIGHT to 1048576)"`
 	Store
-	// TombstoneTTL is how long an erased patient's tombstone is kept before the table's TTL may
-	// delete it. It must outlive the topic's retention: until then an older event can still be
-	// delivered, and only the tombstone stops it from bringing the profile back.
-	TombstoneTTL time.Duration `envconfig:"TOMBSTONE_TTL" default:"720h" desc:"how long an erased patient's tombstone is kept before the table's TTL may delete it; must outlive the topics' retention"`
-	// RetryMaxBackoff caps the wait between retries of a transient failure.
+	// TombstoneTTL must outlive the topics' retention because until then an older event can
+	// still be delivered (or replayed), and only the tombstone stops it from bringing the
+	// profile back.
+	TombstoneTTL    time.Duration `envconfig:"TOMBSTONE_TTL" default:"720h" desc:"how long an erased patient's tombstone is kept before the table's TTL may delete it; keep it longer than the retention of the event topic and of the dead-letter topic"`
 	RetryMaxBackoff time.Duration `envconfig:"RETRY_MAX_BACKOFF" default:"5s" desc:"cap on the jittered exponential backoff between retries"`
-	// MaxClockSkew is how far ahead of the consumer's clock an event's UpdatedAt may be before
-	// the event is dead-lettered instead of applied: such an event would outrank every real
-	// update of its patient until the clock caught up.
-	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m" desc:"how far ahead of this consumer's clock an event's UpdatedAt may be before it is dead-lettered"`
+	// MaxClockSkew exists because an event from the future would outrank every real update of
+	// its patient until the clock caught up.
+	MaxClockSkew    time.Duration `envconfig:"MAX_CLOCK_SKEW" default:"5m" desc:"how far ahead of this consumer's clock an event's UpdatedAt may be; an event further ahead is dead-lettered (reason future), never applied"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	Access
@@ -121,13 +106,11 @@ type Consumer struct {
 
 // Store locates the DynamoDB table.
 type Store struct {
-	// Host overrides the endpoint, for dynalite or LocalStack. Empty means real AWS, with the
-	// default credential chain and region.
-	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override (http://localhost:4566 locally); empty means real AWS"`
-	Table  string `envconfig:"DDB_NAME" default:"patient-profile" desc:"table name"`
+	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override, for dynalite or LocalStack (http://localhost:4566 locally); empty means real AWS, with the default credential chain"`
+	Table  string `envconfig:"DDB_NAME" default:"patient-profile" desc:"DynamoDB table name"`
 	Region string `envconfig:"AWS_REGION" desc:"AWS region; with DDB_HOST set and this empty, us-east-1"`
-	// Timeout bounds one DynamoDB call, so a hung store is retried rather than waited on forever.
-	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s" desc:"bound on one DynamoDB or dead-letter call"`
+	// Timeout bounds each call so that a hung store is retried rather than waited on forever.
+	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s" desc:"bound on one DynamoDB or dead-letter call; at most half of SHUTDOWN_TIMEOUT"`
 }
 
 // LoadProducer reads the producer's settings. Its error is one line naming the variable.
@@ -168,7 +151,7 @@ func LoadConsumer() (Consumer, error) {
 // the dead-letter topic it reads. What to replay is given by its flags, not by the environment.
 type Replay struct {
 	Kafka
-	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"the dead-letter topic to read"`
+	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"dead-letter topic: the consumer parks there the events it can never apply, and replay-dlq reads them back"`
 }
 
 // LoadReplay reads the replay command's settings. Its error is one line naming the variable.
@@ -198,7 +181,7 @@ type Embedded struct {
 	KafkaPort    int    `envconfig:"KAFKA_PORT" default:"9092" desc:"port of the embedded Kafka-protocol broker (kfake) on 127.0.0.1"`
 	DynamoDBPort int    `envconfig:"DDB_PORT" default:"4566" desc:"port of the embedded DynamoDB API (dynalite) on 127.0.0.1"`
 	DynaliteData string `envconfig:"DYNALITE_DATA" desc:"directory where dynalite keeps the table across restarts; empty keeps it in memory"`
-	DynaliteBin  string `envconfig:"DYNALITE_BIN" desc:"dynalite command to run instead of devstack/dynalite.js with the pinned dynalite"`
+	DynaliteBin  string `envconfig:"DYNALITE_BIN" desc:"dynalite command to run instead of devstack/dynalite.js with the pinned dynalite (given dynalite's own flags); the tests, make soak and make bench read it too"`
 }
 
 // LoadDevStack reads the embedded stack's settings. Its error is one line naming the variable.
@@ -243,6 +226,35 @@ func (c *Consumer) check() error {
 func (c Consumer) ShutdownBudget() (drain, close time.Duration) {
 	drain = c.ShutdownTimeout * 3 / 4
 	return drain, c.ShutdownTimeout - drain
+}
+
+// Setting is one environment variable a binary reads, as its tags describe it.
+type Setting struct {
+	Key     string
+	Default string // empty when the variable has none
+	Desc    string
+}
+
+// Settings lists the variables spec (a pointer to one of the binaries' structs) reads, in the
+// order -h prints them. docs/configuration.md is generated from it, so that the desc tag is the
+// one description of each setting.
+func Settings(spec any) ([]Setting, error) {
+	var settings []Setting
+	// envconfig hands the variables it gathers only to a template, so this template collects them
+	// instead of printing them.
+	tmpl, err := template.New("settings").Funcs(template.FuncMap{
+		"collect": func(key, def, desc string) string {
+			settings = append(settings, Setting{Key: key, Default: def, Desc: desc})
+			return ""
+		},
+	}).Parse(`{{range .}}{{collect .Key (.Tags.Get "default") (.Tags.Get "desc")}}{{end}}`)
+	if err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	if err := envconfig.Usaget("", spec, io.Discard, tmpl); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	return settings, nil
 }
 
 // usageFormat is envconfig's usage template: one variable a line, with its default and meaning.

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,6 +243,31 @@ func TestUsage(t *testing.T) {
 	require.NoError(t, config.Usage(&b, &config.Producer{}))
 	assert.Regexp(t, `(?m)^  PUBLISH_TIMEOUT +5s +how long`, b.String())
 	assert.Regexp(t, `(?m)^  KAFKA_TLS_CA_FILE +\(empty\) +PEM`, b.String())
+}
+
+// docs/configuration.md is made from Settings and -h from Usage: they must read the same tags.
+func TestSettingsAgreeWithUsage(t *testing.T) {
+	for _, spec := range []any{&config.Producer{}, &config.Consumer{}, &config.Replay{}, &config.DevStack{}} {
+		t.Run(fmt.Sprintf("%T", spec), func(t *testing.T) {
+			settings, err := config.Settings(spec)
+			require.NoError(t, err)
+			var want strings.Builder
+			require.NoError(t, config.Usage(&want, spec))
+			var got []string
+			for _, s := range settings {
+				def := s.Default
+				if def == "" {
+					def = "(empty)"
+				}
+				got = append(got, strings.Join(strings.Fields(s.Key+" "+def+" "+s.Desc), " "))
+			}
+			var lines []string
+			for _, line := range strings.Split(strings.TrimSuffix(want.String(), "\n"), "\n")[1:] {
+				lines = append(lines, strings.Join(strings.Fields(line), " "))
+			}
+			assert.Equal(t, lines, got)
+		})
+	}
 }
 
 func writeFile(t *testing.T, content string) string {
