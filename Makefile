@@ -91,10 +91,11 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' ':!third_party')); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# docs/configuration.md is generated from the desc and default tags in internal/config; `go test
-# ./docs` (part of `make test`) fails while it is stale.
-docs: ## Regenerate docs/configuration.md from the config structs' tags
-	$(GO) test ./docs -run '^TestConfigurationReference$$' -count=1 -update
+# docs/configuration.md is generated from the desc and default tags in internal/config, and the
+# package graph in docs/architecture.md from the imports; `go test ./docs` (part of `make test`)
+# fails while either is stale.
+docs: ## Regenerate docs/configuration.md and the package graph in docs/architecture.md
+	$(GO) test ./docs -run '^(TestConfigurationReference|TestPackageGraph)$$' -count=1 -update
 
 # Compose v2 (`docker compose`, the plugin) if installed, else v1 (`docker-compose`, Debian's).
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)

@@ -18,6 +18,17 @@ import (
 // anchor must be a heading of the page it points into. Links to other sites are not checked:
 // the tests need no network.
 func TestLinks(t *testing.T) {
+	files, pages := repository(t)
+	for _, problem := range checkLinks(files, pages) {
+		t.Error(problem)
+	}
+}
+
+// repository returns every file of the repository, tracked and new ones not ignored (slash-separated
+// paths from its root, with the content of the Markdown ones), and the pages among them: the
+// Markdown files outside third_party and node_modules.
+func repository(t *testing.T) (files map[string]string, pages []string) {
+	t.Helper()
 	const root = ".."
 	// Tracked files and new ones not ignored, so that a page is checked before its first commit
 	// and a link to bin/ or node_modules/ (ignored, absent from a clone) is not taken as valid.
@@ -25,8 +36,7 @@ func TestLinks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("git ls-files (the test needs git to know the repository's files): %v", err)
 	}
-	files := map[string]string{}
-	var pages []string
+	files = map[string]string{}
 	for _, name := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
 		if _, ok := files[name]; ok {
 			continue
@@ -50,9 +60,7 @@ func TestLinks(t *testing.T) {
 	if !slices.Contains(pages, "README.md") || !slices.Contains(pages, "docs/README.md") {
 		t.Fatalf("found %d pages, not README.md and docs/README.md: is git listing the right tree?", len(pages))
 	}
-	for _, problem := range checkLinks(files, pages) {
-		t.Error(problem)
-	}
+	return files, pages
 }
 
 // checkLinks returns a line for every broken link in pages. files maps every path in the
