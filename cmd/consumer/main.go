@@ -11,9 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
@@ -36,28 +34,15 @@ var command = service.Command{
 	Name: "consumer",
 	About: "The Consultation side: applies patient.profile.updated events to the DynamoDB table with a\n" +
 		"conditional write; events that can never be applied go to the dead-letter topic.",
-	Spec: &config.Consumer{},
 }
 
-// run consumes until ctx is cancelled or a signal arrives, then finishes or abandons the work in
-// flight, commits what is final and leaves the group, within SHUTDOWN_TIMEOUT.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if done, err := command.ParseArgs(args, stdout); done {
-		return err
-	}
-	cfg, err := config.LoadConsumer()
-	if err != nil {
-		return err
-	}
-	tel, err := service.StartTelemetry(ctx, stdout, "patient-profile-consumer", cfg.LogLevel, cfg.Telemetry)
-	if err != nil {
-		return err
-	}
-	defer tel.Flush()
-	logger := tel.Logger
+	return service.Run(ctx, command, args, stdout, config.LoadConsumer, consume)
+}
 
+// consume consumes until ctx is cancelled (a signal arrived), then finishes or abandons the work
+// in flight, commits what is final and leaves the group, within SHUTDOWN_TIMEOUT.
+func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) error {
 	client, err := store.NewClient(ctx, cfg.Host, cfg.Region, cfg.MaxInFlight)
 	if err != nil {
 		return err
@@ -76,7 +61,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ops.RegisterConsumer(reg, running.Load)
 	writes := ops.MeasureStore(profiles, reg)
 	routes := replica.NewHandler(profiles, cfg.APITokens)
-	srv, err := service.Listen(cfg.Port, ops.NewHandler(logger, reg, routes, topics, profiles, loopCheck{&running}), 10*time.Second)
+	srv, err := service.Listen(ctx, cfg.Port, ops.NewHandler(logger, reg, routes, topics, profiles, loopCheck{&running}), 10*time.Second)
 	if err != nil {
 		return err
 	}

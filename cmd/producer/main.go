@@ -10,8 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/api"
@@ -32,28 +30,15 @@ var command = service.Command{
 	Name: "producer",
 	About: "The Profile service: POST /patientprofile publishes a patient.profile.updated event to Kafka,\n" +
 		"keyed by PatientId, and answers 201 once the broker has acknowledged it.",
-	Spec: &config.Producer{},
 }
 
-// run serves until ctx is cancelled or a signal arrives, then stops accepting, lets in-flight
-// requests finish with their ack or error, and flushes the Writer, within SHUTDOWN_TIMEOUT.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if done, err := command.ParseArgs(args, stdout); done {
-		return err
-	}
-	cfg, err := config.LoadProducer()
-	if err != nil {
-		return err
-	}
-	tel, err := service.StartTelemetry(ctx, stdout, "patient-profile-producer", cfg.LogLevel, cfg.Telemetry)
-	if err != nil {
-		return err
-	}
-	defer tel.Flush()
-	logger := tel.Logger
+	return service.Run(ctx, command, args, stdout, config.LoadProducer, serve)
+}
 
+// serve serves until ctx is cancelled (a signal arrived), then stops accepting, lets in-flight
+// requests finish with their ack or error, and flushes the Writer, within SHUTDOWN_TIMEOUT.
+func serve(ctx context.Context, cfg config.Producer, logger *slog.Logger) error {
 	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
 	if err != nil {
 		return err
@@ -66,7 +51,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		Tokens:               cfg.APITokens,
 	}, reg)
 	// The write timeout covers the publish, which PUBLISH_TIMEOUT bounds, and the rest with room.
-	srv, err := service.Listen(cfg.Port, ops.NewHandler(logger, reg, routes, broker.NewPinger(cluster, cfg.Topic)),
+	srv, err := service.Listen(ctx, cfg.Port, ops.NewHandler(logger, reg, routes, broker.NewPinger(cluster, cfg.Topic)),
 		cfg.PublishTimeout+10*time.Second)
 	if err != nil {
 		return err

@@ -414,3 +414,9 @@ func atMostHalf(key string, d time.Duration, otherKey string, other time.Duratio
 	}
 	return nil
 }
+
+// Observability is what a service's logger and tracer need.
+func (c Producer) Observability() (slog.Level, Telemetry) { return c.LogLevel, c.Telemetry }
+
+// Observability is what a service's logger and tracer need.
+func (c Consumer) Observability() (slog.Level, Telemetry) { return c.LogLevel, c.Telemetry }

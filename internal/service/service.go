@@ -1,6 +1,7 @@
-// Package service is the skeleton both services share: how they read their command line, set up
-// their logger and tracer, and serve HTTP until they stop, so that each main says only what is
-// its own (its dependencies, its routes, its work and its shutdown order).
+// Package service is the skeleton both services share: how they stop on a signal, read their
+// command line and configuration, set up their logger and tracer, and serve HTTP until they stop,
+// so that each main says only what is its own (its dependencies, its routes, its work and its
+// shutdown order).
 package service
 
 import (
@@ -11,7 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/config"
@@ -24,53 +28,60 @@ type Command struct {
 	Name string
 	// About says what the service does, in a few lines.
 	About string
-	// Spec is a pointer to the service's configuration struct, whose variables -h lists.
-	Spec any
 }
 
-// ParseArgs reads the command line: a service takes no arguments, only -h (or -help, --help),
-// which writes the usage to stdout. It reports whether the service should stop there.
-func (c Command) ParseArgs(args []string, stdout io.Writer) (done bool, err error) {
+// Config is a service's configuration, as far as the skeleton needs it.
+type Config interface {
+	Observability() (slog.Level, config.Telemetry)
+}
+
+// Run is a service's run: it stops on SIGINT or SIGTERM (by cancelling the context serve gets),
+// reads the command line (a service takes no arguments; -h prints its variables), loads its
+// configuration, sets up its logger and tracer, and calls serve. serve returns once the service
+// has stopped; the spans still buffered are then flushed.
+func Run[C Config](ctx context.Context, cmd Command, args []string, stdout io.Writer, load func() (C, error),
+	serve func(ctx context.Context, cfg C, logger *slog.Logger) error) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var spec C
+	if done, err := cmd.parseArgs(args, stdout, &spec); done {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	level, telemetry := cfg.Observability()
+	logger := logging.New(stdout, level)
+	stopTracing, err := tracing.Setup(ctx, logger, "patient-profile-"+cmd.Name, telemetry.ExportTraces())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Within a bound of its own: by now ctx is done. A failure is logged, since the
+		// service's own outcome does not depend on it.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("flushing traces failed", slog.String("error", err.Error()))
+		}
+	}()
+	return serve(ctx, cfg, logger)
+}
+
+// parseArgs reads the command line: -h (or -help, --help) writes the usage, with the variables
+// spec reads, to stdout. It reports whether the service should stop there.
+func (c Command) parseArgs(args []string, stdout io.Writer, spec any) (done bool, err error) {
 	switch {
 	case len(args) <= 1:
 		return false, nil
 	case len(args) == 2 && (args[1] == "-h" || args[1] == "-help" || args[1] == "--help"):
-		return true, c.usage(stdout)
+		fmt.Fprintf(stdout, "Usage: %s\n\n%s\n\nIt takes no arguments. These environment variables configure it:\n\n",
+			c.Name, c.About)
+		return true, config.Usage(stdout, spec)
 	}
 	return true, fmt.Errorf("unexpected arguments %q: the %s is configured with environment variables (-h lists them)",
 		args[1:], c.Name)
-}
-
-func (c Command) usage(w io.Writer) error {
-	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nIt takes no arguments. These environment variables configure it:\n\n", c.Name, c.About)
-	return config.Usage(w, c.Spec)
-}
-
-// Telemetry is the service's JSON logger, and traces that go wherever cfg says.
-type Telemetry struct {
-	Logger *slog.Logger
-	stop   func(context.Context) error
-}
-
-// StartTelemetry makes the logger (to stdout, at level) and installs the tracer of the service
-// called name.
-func StartTelemetry(ctx context.Context, stdout io.Writer, name string, level slog.Level, cfg config.Telemetry) (Telemetry, error) {
-	logger := logging.New(stdout, level)
-	stop, err := tracing.Setup(ctx, logger, name, cfg.ExportTraces())
-	if err != nil {
-		return Telemetry{}, err
-	}
-	return Telemetry{Logger: logger, stop: stop}, nil
-}
-
-// Flush sends the spans still buffered, within a bound of its own: by then the service's context
-// is done. A failure is logged, since the service's own outcome does not depend on it.
-func (t Telemetry) Flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := t.stop(ctx); err != nil {
-		t.Logger.Warn("flushing traces failed", slog.String("error", err.Error()))
-	}
 }
 
 // Server is the service's HTTP server.
@@ -83,8 +94,9 @@ type Server struct {
 
 // Listen binds port on every interface. writeTimeout bounds writing an answer, and so, since
 // handlers run before the answer is written, a whole request.
-func Listen(port int, h http.Handler, writeTimeout time.Duration) (*Server, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+func Listen(ctx context.Context, port int, h http.Handler, writeTimeout time.Duration) (*Server, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort("", strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
