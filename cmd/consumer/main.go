@@ -61,7 +61,8 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 	ops.RegisterConsumer(reg, running.Load)
 	writes := ops.MeasureStore(profiles, reg)
 	routes := replica.NewHandler(profiles, cfg.APITokens)
-	srv, err := service.Listen(ctx, cfg.Port, ops.NewHandler(logger, reg, routes, topics, profiles, loopCheck{&running}), 10*time.Second)
+	handler := ops.NewHandler(logger, reg, routes, topics, profiles, loopCheck{&running})
+	srv, err := service.Listen(ctx, cfg.Port, handler, 10*time.Second)
 	if err != nil {
 		return err
 	}
@@ -78,9 +79,11 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 	}()
 	logger.Info("consumer started", slog.String("health_addr", srv.Addr()), slog.String("topic", cfg.Topic),
 		slog.String("group", cfg.Group), slog.String("dlq_topic", cfg.DLQTopic), slog.String("table", cfg.Table),
-		slog.Any("brokers", cfg.Brokers), slog.Bool("trace_export", cfg.ExportTraces()), slog.Bool("auth", len(cfg.APITokens) > 0))
+		slog.Any("brokers", cfg.Brokers), slog.Bool("trace_export", cfg.ExportTraces()),
+		slog.Bool("auth", len(cfg.APITokens) > 0))
 	if len(cfg.APITokens) == 0 {
-		logger.Warn("authentication is off: anyone who can reach the port can read profiles; set API_TOKENS or API_TOKENS_FILE")
+		logger.Warn("authentication is off: anyone who can reach the port can read profiles; " +
+			"set API_TOKENS or API_TOKENS_FILE")
 	}
 
 	// Nothing is fetched before an event can be written or parked: an event fetched early would
@@ -95,7 +98,7 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 		dlq = broker.NewDeadLetters(cluster, cfg.DLQTopic)
 		c := consumer.New(logger, reader, writes, dlq, consumer.Config{
 			CommitInterval:  cfg.CommitInterval,
-			AttemptTimeout:  cfg.Store.Timeout,
+			AttemptTimeout:  cfg.Timeout,
 			MaxBackoff:      cfg.RetryMaxBackoff,
 			MaxClockSkew:    cfg.MaxClockSkew,
 			MaxInFlight:     cfg.MaxInFlight,

@@ -43,12 +43,14 @@ func waitUntilReady(ctx context.Context, logger *slog.Logger, maxWait time.Durat
 		}
 		if len(problems) == 0 {
 			if attempt > 1 {
-				logger.Info("dependencies ready; consuming", slog.String("waited", time.Since(start).Round(time.Millisecond).String()))
+				logger.Info("dependencies ready; consuming",
+					slog.String("waited", time.Since(start).Round(time.Millisecond).String()))
 			}
 			return nil
 		}
 		if attempt&(attempt-1) == 0 {
-			logger.Warn("not consuming yet: waiting for the topics and the table", slog.String("missing", strings.Join(problems, "; ")),
+			logger.Warn("not consuming yet: waiting for the topics and the table",
+				slog.String("missing", strings.Join(problems, "; ")),
 				slog.Int("attempt", attempt), slog.String("waited", time.Since(start).Round(time.Millisecond).String()))
 		}
 		select {

@@ -58,10 +58,12 @@ func serve(ctx context.Context, cfg config.Producer, logger *slog.Logger) error 
 	}
 	srv.Serve()
 	logger.Info("producer listening", slog.String("addr", srv.Addr()), slog.String("topic", cfg.Topic),
-		slog.Any("brokers", cfg.Brokers), slog.Bool("auth", len(cfg.APITokens) > 0), slog.Int("api_tokens", len(cfg.APITokens)),
+		slog.Any("brokers", cfg.Brokers), slog.Bool("auth", len(cfg.APITokens) > 0),
+		slog.Int("api_tokens", len(cfg.APITokens)),
 		slog.Int("max_in_flight_publishes", cfg.MaxInFlightPublishes), slog.Bool("trace_export", cfg.ExportTraces()))
 	if len(cfg.APITokens) == 0 {
-		logger.Warn("authentication is off: anyone who can reach the port can write profiles; set API_TOKENS or API_TOKENS_FILE")
+		logger.Warn("authentication is off: anyone who can reach the port can write profiles; " +
+			"set API_TOKENS or API_TOKENS_FILE")
 	}
 
 	select {

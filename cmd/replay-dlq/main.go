@@ -80,7 +80,8 @@ func parseFlags(args []string, stdout io.Writer) (replay.Config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stdout, "Usage: %s [flags]\n\n"+
 			"Publishes dead letters from DLQ_TOPIC back to TOPIC_NAME. Filters combine: a dead letter must match all\n"+
-			"that are given. Partition and offsets are the original event's (dlq-source-partition, dlq-source-offset).\n\n", args[0])
+			"that are given. Partition and offsets are the original event's (dlq-source-partition,\n"+
+			"dlq-source-offset).\n\n", args[0])
 		fs.PrintDefaults()
 	}
 	var (
@@ -96,7 +97,8 @@ func parseFlags(args []string, stdout io.Writer) (replay.Config, error) {
 	fs.StringVar(&rc.Filter.Patient, "patient", "", "only this patient (the message key)")
 	fs.StringVar(&errText, "error", "", "only dead letters whose dlq-error contains this text")
 	fs.StringVar(&errRE, "error-regexp", "", "only dead letters whose dlq-error matches this regular expression (RE2)")
-	fs.StringVar(&edit, "edit", "", "replace the value of the one chosen dead letter with this file's contents: a valid event for the same patient")
+	fs.StringVar(&edit, "edit", "",
+		"replace the value of the one chosen dead letter with this file's contents: a valid event for the same patient")
 	if err := fs.Parse(args[1:]); err != nil {
 		return rc, err
 	}
@@ -127,7 +129,7 @@ func parseFlags(args []string, stdout io.Writer) (replay.Config, error) {
 		rc.Filter.Error = re
 	}
 	if edit != "" {
-		v, err := os.ReadFile(edit)
+		v, err := os.ReadFile(edit) //nolint:gosec // G304: the operator names the file to read, on purpose
 		if err != nil {
 			return rc, fmt.Errorf("-edit: %w", err)
 		}

@@ -22,7 +22,8 @@ func CreateTopics(ctx context.Context, c Cluster, partitions int, topics ...stri
 	replicas := min(3, max(1, len(md.Brokers)))
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replicas})
+		req.Topics = append(req.Topics,
+			kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replicas})
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
@@ -50,11 +51,13 @@ func GroupOffsets(ctx context.Context, c Cluster, group, topic string) (committe
 	for _, p := range parts {
 		reqs = append(reqs, kafka.LastOffsetOf(p))
 	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	ends, err := client.ListOffsets(ctx,
+		&kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
 		return 0, 0, fmt.Errorf("list offsets: %w", err)
 	}
-	offs, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	offs, err := client.OffsetFetch(ctx,
+		&kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		return 0, 0, fmt.Errorf("offset fetch: %w", err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/deadletter"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/ankitamadan/patient-profile/internal/message"
-
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -185,7 +184,7 @@ func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			w, publish := tt.publish(ctx, broker.Cluster{Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}})
-			defer w(context.Background())
+			defer func() { _ = w(context.Background()) }()
 			require.Error(t, publish(), "no broker yet")
 
 			c, err := kfake.NewCluster(kfake.Ports(port), kfake.SeedTopics(1, "t"))

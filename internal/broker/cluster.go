@@ -1,3 +1,9 @@
+// Package broker is the project's Kafka boundary, and the only package that imports the client,
+// segmentio/kafka-go: the writers, the event and dead-letter publishers, the consumer-group
+// reader, reading a whole topic without a group, readiness, and the admin calls the tools use
+// (topic creation, group offsets and assignments). Each is configured for the delivery guarantees
+// docs/guarantees.md promises, and each workaround of a kafka-go behaviour lives here, named for
+// what it does, with the upstream issue.
 package broker
 
 import (

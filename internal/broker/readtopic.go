@@ -32,7 +32,8 @@ func ReadTopic(ctx context.Context, c Cluster, topic string, fn func(message.Mes
 	for _, p := range ids {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
-	offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	offs, err := client.ListOffsets(ctx,
+		&kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
 		return fmt.Errorf("read %s: list offsets: %w", topic, err)
 	}

@@ -118,9 +118,9 @@ func (t forgetfulTransport) RoundTrip(ctx context.Context, addr net.Addr, req ka
 
 // closeWithin runs close and waits for it until ctx is done: kafka-go's Close can block on a
 // fetch or a flush in progress (kafka-go #428).
-func closeWithin(ctx context.Context, what string, close func() error) error {
+func closeWithin(ctx context.Context, what string, closeFn func() error) error {
 	done := make(chan error, 1)
-	go func() { done <- close() }()
+	go func() { done <- closeFn() }()
 	select {
 	case err := <-done:
 		if err != nil {

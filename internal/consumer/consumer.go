@@ -206,11 +206,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	<-committed
 	if err := c.commit(stopCtx); err != nil {
-		c.logger.Error("final commit failed; the uncommitted events will be redelivered", slog.String("error", err.Error()))
+		c.logger.Error("final commit failed; the uncommitted events will be redelivered",
+			slog.String("error", err.Error()))
 	}
 	s := c.Stats()
-	c.logger.Info("stopped consuming", slog.Int64("applied", s.Applied), slog.Int64("stale", s.Stale), slog.Int64("superseded", s.Superseded),
-		slog.Int64("dead_lettered", s.DeadLettered), slog.Int64("retries", s.Retries), slog.Int64("commits", s.Commits))
+	c.logger.Info("stopped consuming", slog.Int64("applied", s.Applied), slog.Int64("stale", s.Stale),
+		slog.Int64("superseded", s.Superseded), slog.Int64("dead_lettered", s.DeadLettered),
+		slog.Int64("retries", s.Retries), slog.Int64("commits", s.Commits))
 	return runErr
 }
 
@@ -237,7 +239,8 @@ func (c *Consumer) fetchLoop(ctx context.Context) error {
 			// join) and keeps retrying behind them, so this is not the end: wait, fetch again.
 			wait := backoff(failures, c.cfg.MaxBackoff)
 			failures++
-			c.logAttempt(ctx, failures, "fetch failed; retrying", slog.Duration("wait", wait), slog.String("error", err.Error()))
+			c.logAttempt(ctx, failures, "fetch failed; retrying",
+				slog.Duration("wait", wait), slog.String("error", err.Error()))
 			select {
 			case <-ctx.Done():
 			case <-time.After(wait):
@@ -353,7 +356,8 @@ func (c *Consumer) commit(ctx context.Context) error {
 	c.health.setCommit(nil)
 	c.commits.Add(1)
 	for _, m := range msgs {
-		c.logger.Debug("committed", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset+1))
+		c.logger.Debug("committed", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
+			slog.Int64("offset", m.Offset+1))
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/message"
-
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
 
@@ -56,7 +55,8 @@ func decodeMessage(m message.Message, now time.Time, maxSkew time.Duration) (pro
 	}
 	if e.UpdatedAt.Sub(now) > maxSkew {
 		return profile.Event{}, &invalidError{ReasonFuture, fmt.Errorf(
-			"UpdatedAt %s is ahead of the consumer's clock (%s) by more than MAX_CLOCK_SKEW=%s: applied, it would outrank every later update of patient %s",
+			"UpdatedAt %s is ahead of the consumer's clock (%s) by more than MAX_CLOCK_SKEW=%s: "+
+				"applied, it would outrank every later update of patient %s",
 			e.UpdatedAt.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339), maxSkew, quote([]byte(e.PatientID)))}
 	}
 	return e, nil

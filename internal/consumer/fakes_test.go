@@ -108,12 +108,6 @@ func (r *fakeReader) committed() map[int]int64 {
 	return got
 }
 
-func (r *fakeReader) drained() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs) == 0
-}
-
 // fakeStore is a profileWriter that keeps rows under the ordering rule, as the real table does,
 // and records what it was asked. A patient's first write waits while the patient is gated;
 // every other write takes delay. Failures are injected four ways: the error every write of an

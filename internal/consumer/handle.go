@@ -1,12 +1,6 @@
 package consumer
 
 import (
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
-
-	"github.com/ankitamadan/patient-profile/internal/tracing"
-
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,9 +8,13 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ankitamadan/patient-profile/internal/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 // handle brings a batch of one patient's events to a final outcome. Only the newest by the
@@ -101,9 +99,9 @@ func (c *Consumer) apply(ctx context.Context, it *item, superseding int) (bool, 
 	}
 	c.final(it)
 	if c.logger.Enabled(ctx, slog.LevelDebug) { // the attributes cost allocations on every event
-		c.logger.DebugContext(ctx, "handled", slog.String("topic", it.m.Topic), slog.Int("partition", it.m.Partition), slog.Int64("offset", it.m.Offset),
-			slog.String("patient_id", it.e.PatientID), slog.String("event_id", it.e.EventID), slog.Bool("applied", applied),
-			slog.Int("superseded", superseding))
+		c.logger.DebugContext(ctx, "handled", slog.String("topic", it.m.Topic), slog.Int("partition", it.m.Partition),
+			slog.Int64("offset", it.m.Offset), slog.String("patient_id", it.e.PatientID),
+			slog.String("event_id", it.e.EventID), slog.Bool("applied", applied), slog.Int("superseded", superseding))
 	}
 	return true, nil
 }
@@ -111,14 +109,15 @@ func (c *Consumer) apply(ctx context.Context, it *item, superseding int) (bool, 
 // deadLetter parks m with the reason. The publish is retried until it succeeds: if it failed and
 // the offset were committed anyway, the event would be lost.
 func (c *Consumer) deadLetter(ctx context.Context, m message.Message, reason error) error {
-	if err := c.retry(ctx, m, "dead-letter", never, func(ctx context.Context) error { return c.dlq.Send(ctx, m, reason) }); err != nil {
+	send := func(ctx context.Context) error { return c.dlq.Send(ctx, m, reason) }
+	if err := c.retry(ctx, m, "dead-letter", never, send); err != nil {
 		return err
 	}
 	c.deadLettered.Add(1)
 	why := deadLetterReason(reason)
 	c.deadLetters[why].Add(1)
-	c.logger.WarnContext(ctx, "dead-lettered", slog.String("topic", m.Topic), slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
-		slog.String("reason", why), slog.String("error", reason.Error()))
+	c.logger.WarnContext(ctx, "dead-lettered", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
+		slog.Int64("offset", m.Offset), slog.String("reason", why), slog.String("error", reason.Error()))
 	return nil
 }
 
@@ -129,7 +128,15 @@ func never(error) bool { return false }
 // retry calls fn until it succeeds, fails permanently, or ctx is cancelled. Each attempt gets
 // AttemptTimeout and is not cut short by ctx, so a write in flight at shutdown completes rather
 // than leaving its outcome unknown.
-func (c *Consumer) retry(ctx context.Context, m message.Message, op string, permanent func(error) bool, fn func(context.Context) error) error {
+func (c *Consumer) retry(ctx context.Context, m message.Message, op string, permanent func(error) bool,
+	fn func(context.Context) error) error {
+	failed := false
+	defer func() {
+		// Cleared however this ends: success, a permanent failure, or shutdown.
+		if failed {
+			c.health.setFailing(m, nil)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AttemptTimeout)
 		err := fn(actx)
@@ -137,15 +144,13 @@ func (c *Consumer) retry(ctx context.Context, m message.Message, op string, perm
 		if err == nil || permanent(err) {
 			return err
 		}
-		if attempt == 0 {
-			// Cleared however this ends: success, a permanent failure, or shutdown.
-			defer c.health.setFailing(m, nil)
-		}
+		failed = true
 		c.health.setFailing(m, fmt.Errorf("%s: %w", op, err))
 		c.retries.Add(1)
 		wait := backoff(attempt, c.cfg.MaxBackoff)
-		c.logAttempt(ctx, attempt+1, op+" failed; retrying", slog.String("topic", m.Topic), slog.Int("partition", m.Partition),
-			slog.Int64("offset", m.Offset), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		c.logAttempt(ctx, attempt+1, op+" failed; retrying", slog.String("topic", m.Topic),
+			slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset), slog.Duration("wait", wait),
+			slog.String("error", err.Error()))
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s %s/%d/%d: %w", op, m.Topic, m.Partition, m.Offset, errShutdown)
@@ -155,12 +160,12 @@ func (c *Consumer) retry(ctx context.Context, m message.Message, op string, perm
 }
 
 // backoff is capped exponential backoff with equal jitter: between half and all of
-// min(max, 100ms * 2^attempt). The jitter keeps consumers that failed together from retrying
+// min(ceiling, 100ms * 2^attempt). The jitter keeps consumers that failed together from retrying
 // together; the floor keeps it from spinning.
-func backoff(attempt int, max time.Duration) time.Duration {
-	d := max
+func backoff(attempt int, ceiling time.Duration) time.Duration {
+	d := ceiling
 	if attempt < 30 {
-		d = min(max, 100*time.Millisecond<<attempt)
+		d = min(ceiling, 100*time.Millisecond<<attempt)
 	}
 	return d/2 + rand.N(d/2+1)
 }

@@ -5,6 +5,7 @@ package deadletter
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,8 +53,8 @@ func New(m message.Message, reason error) message.Message {
 // WithoutValue returns dead letter d without its value, marked with the value's size: for a value
 // too large to publish again. The source headers still point at the original.
 func WithoutValue(d message.Message) message.Message {
-	headers := append(d.Headers[:len(d.Headers):len(d.Headers)],
-		message.Header{Key: HeaderValueDropped, Value: []byte(strconv.Itoa(len(d.Value)))})
+	headers := slices.Concat(d.Headers,
+		[]message.Header{{Key: HeaderValueDropped, Value: []byte(strconv.Itoa(len(d.Value)))}})
 	return message.Message{Key: d.Key, Headers: headers}
 }
 

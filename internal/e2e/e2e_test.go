@@ -35,7 +35,11 @@ func TestPostTravelsToTheTable(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	var created struct{ EventId, PatientId, UpdatedAt string }
+	var created struct {
+		EventID   string `json:"EventId"`
+		PatientID string `json:"PatientId"`
+		UpdatedAt string
+	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&created))
 
 	var got profile.Event
@@ -45,7 +49,7 @@ func TestPostTravelsToTheTable(t *testing.T) {
 		return err == nil && ok
 	}, 20*time.Second, 50*time.Millisecond, "the profile never reached the table")
 
-	assert.Equal(t, created.EventId, got.EventID)
+	assert.Equal(t, created.EventID, got.EventID)
 	assert.Equal(t, created.UpdatedAt, got.UpdatedAt.Format(time.RFC3339Nano))
 	assert.Equal(t, "John", got.FirstName)
 	assert.Equal(t, "Doe", got.LastName)
@@ -70,7 +74,6 @@ func TestOutOfOrderEventsConvergeToTheNewest(t *testing.T) {
 	s := startStack(t, logs)
 
 	// Published straight to the topic, newest first, as another producer (or kcat) could.
-	type pub struct{ patient, value string }
 	older := `{"EventId":"a","PatientId":"%s","FirstName":"John","IsPregnant":false,"UpdatedAt":"2026-01-02T15:00:00.5+10:00"}`
 	newer := `{"EventId":"a","PatientId":"%s","FirstName":"John","IsPregnant":true,"UpdatedAt":"2026-01-02T05:00:01Z"}`
 	tieLow := `{"EventId":"a","PatientId":"%s","FirstName":"Low","UpdatedAt":"2026-01-02T05:00:01.10Z"}`

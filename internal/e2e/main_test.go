@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	bins["producer"], bins["consumer"] = dir+"/producer", dir+"/consumer"
 	bins["replay-dlq"] = dir + "/replay-dlq"
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 

@@ -175,7 +175,7 @@ func TestStoreOutage(t *testing.T) {
 		},
 		{
 			name: "down (stopped, then started again on its data)",
-			stop: func(t *testing.T, s *devenv.Stack) { s.Dynalite.Stop() },
+			stop: func(_ *testing.T, s *devenv.Stack) { s.Dynalite.Stop() },
 			start: func(t *testing.T, s *devenv.Stack) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()

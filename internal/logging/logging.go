@@ -2,17 +2,18 @@
 package logging
 
 import (
-	"github.com/ankitamadan/patient-profile/internal/tracing"
-
 	"io"
 	"log/slog"
+
+	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
 // New returns a JSON logger to w at level. Durations are written as Go duration strings
 // ("5.117357ms", "10s"), the form the configuration takes, instead of slog's integer
 // nanoseconds.
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationString})))
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}
+	return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 func durationString(_ []string, a slog.Attr) slog.Attr {

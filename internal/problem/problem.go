@@ -41,16 +41,41 @@ var kinds = map[Kind]struct {
 	retryLater  bool
 	bearerRealm bool
 }{
-	Internal:             {status: http.StatusInternalServerError, typ: "internal", title: "Internal error"},
-	Invalid:              {status: http.StatusBadRequest, typ: "invalid-request", title: "The request is invalid"},
-	Unauthorized:         {status: http.StatusUnauthorized, typ: "unauthorized", title: "A valid bearer token is required", bearerRealm: true},
-	NotFound:             {status: http.StatusNotFound, typ: "not-found", title: "No such resource"},
-	MethodNotAllowed:     {status: http.StatusMethodNotAllowed, typ: "method-not-allowed", title: "Method not allowed"},
-	TooLarge:             {status: http.StatusRequestEntityTooLarge, typ: "too-large", title: "The body is too large"},
-	UnsupportedMediaType: {status: http.StatusUnsupportedMediaType, typ: "unsupported-media-type", title: "The body must be application/json"},
-	Overloaded:           {status: http.StatusServiceUnavailable, typ: "overloaded", title: "Too many requests in flight", retryLater: true},
-	BrokerUnavailable:    {status: http.StatusServiceUnavailable, typ: "broker-unavailable", title: "The event was not published", retryLater: true},
-	StoreUnavailable:     {status: http.StatusServiceUnavailable, typ: "store-unavailable", title: "The replica could not be read", retryLater: true},
+	Internal: {
+		status: http.StatusInternalServerError, typ: "internal", title: "Internal error",
+	},
+	Invalid: {
+		status: http.StatusBadRequest, typ: "invalid-request", title: "The request is invalid",
+	},
+	Unauthorized: {
+		status: http.StatusUnauthorized, typ: "unauthorized", title: "A valid bearer token is required",
+		bearerRealm: true,
+	},
+	NotFound: {
+		status: http.StatusNotFound, typ: "not-found", title: "No such resource",
+	},
+	MethodNotAllowed: {
+		status: http.StatusMethodNotAllowed, typ: "method-not-allowed", title: "Method not allowed",
+	},
+	TooLarge: {
+		status: http.StatusRequestEntityTooLarge, typ: "too-large", title: "The body is too large",
+	},
+	UnsupportedMediaType: {
+		status: http.StatusUnsupportedMediaType, typ: "unsupported-media-type",
+		title: "The body must be application/json",
+	},
+	Overloaded: {
+		status: http.StatusServiceUnavailable, typ: "overloaded", title: "Too many requests in flight",
+		retryLater: true,
+	},
+	BrokerUnavailable: {
+		status: http.StatusServiceUnavailable, typ: "broker-unavailable", title: "The event was not published",
+		retryLater: true,
+	},
+	StoreUnavailable: {
+		status: http.StatusServiceUnavailable, typ: "store-unavailable", title: "The replica could not be read",
+		retryLater: true,
+	},
 }
 
 // Field is one bad input field. Pointer is a JSON Pointer into the request body, as in RFC 9457's

@@ -58,8 +58,10 @@ func (s Summary) String() string {
 	if s.DryRun {
 		verb = "would replay"
 	}
-	return fmt.Sprintf("read %d, chosen %d: %s %d, skipped %d (duplicate %d, value dropped %d, other topic %d), failed %d, not dead letters %d",
-		s.Read, s.Chosen, verb, s.Replayed, s.Duplicate+s.ValueDropped+s.OtherTopic, s.Duplicate, s.ValueDropped, s.OtherTopic, s.Failed, s.Unreadable)
+	return fmt.Sprintf("read %d, chosen %d: %s %d, skipped %d (duplicate %d, value dropped %d, other topic %d), "+
+		"failed %d, not dead letters %d",
+		s.Read, s.Chosen, verb, s.Replayed, s.Duplicate+s.ValueDropped+s.OtherTopic, s.Duplicate, s.ValueDropped,
+		s.OtherTopic, s.Failed, s.Unreadable)
 }
 
 // ErrEdit marks an -edit that cannot be applied: the replacement is not a valid event for the
@@ -134,7 +136,9 @@ func (r *run) judge(m message.Message) error {
 	d, err := deadletter.Parse(m)
 	if err != nil {
 		r.sum.Unreadable++
-		r.queue = append(r.queue, verdict{line: fmt.Sprintf("skipped      dlq=%s patient=%q note=%q", d.At, d.Patient(), "not a dead letter: "+err.Error())})
+		note := "not a dead letter: " + err.Error()
+		line := fmt.Sprintf("skipped      dlq=%s patient=%q note=%q", d.At, d.Patient(), note)
+		r.queue = append(r.queue, verdict{line: line})
 		return nil
 	}
 	if !r.cfg.Filter.Match(d) {
@@ -155,7 +159,8 @@ func (r *run) judge(m message.Message) error {
 	r.seen[d.Origin()] = d.At
 	if d.ValueDropped() && r.cfg.Edit == nil {
 		r.sum.ValueDropped++
-		skip(fmt.Sprintf("value dropped (%d bytes): not in the dead-letter topic; read it at the source and replay it with -edit", d.DroppedSize))
+		skip(fmt.Sprintf("value dropped (%d bytes): not in the dead-letter topic; "+
+			"read it at the source and replay it with -edit", d.DroppedSize))
 		return nil
 	}
 	if r.cfg.Edit != nil {
@@ -166,11 +171,13 @@ func (r *run) judge(m message.Message) error {
 					chosen = v.d
 				}
 			}
-			return fmt.Errorf("%w: the filter chooses more than one dead letter (%s and %s); narrow it to one with -partition and -offset",
+			return fmt.Errorf("%w: the filter chooses more than one dead letter (%s and %s); "+
+				"narrow it to one with -partition and -offset",
 				ErrEdit, chosen.Source, d.Source)
 		}
 		if d.Patient() != r.editFor {
-			return fmt.Errorf("%w: the replacement is for patient %q, the dead letter at %s is for %q", ErrEdit, r.editFor, d.At, d.Patient())
+			return fmt.Errorf("%w: the replacement is for patient %q, the dead letter at %s is for %q",
+				ErrEdit, r.editFor, d.At, d.Patient())
 		}
 	}
 	r.queue = append(r.queue, verdict{d: d, replay: true})

@@ -70,7 +70,7 @@ func TestGetProfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			req := httptest.NewRequest(http.MethodGet, tt.path, http.NoBody)
 			if tt.auth != "" {
 				req.Header.Set("Authorization", "Bearer "+tt.auth)
 			}
@@ -102,7 +102,7 @@ func TestGetProfileETagFollowsTheOrderingKey(t *testing.T) {
 	e := replicaRows["1"]
 	etag := func(e profile.Event) string {
 		rec := httptest.NewRecorder()
-		withOps(fakeReader{rows: map[string]profile.Event{"1": e}}, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/patientprofile/1", nil))
+		withOps(fakeReader{rows: map[string]profile.Event{"1": e}}, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/patientprofile/1", http.NoBody))
 		require.Equal(t, http.StatusOK, rec.Code)
 		return rec.Header().Get("ETag")
 	}
@@ -138,7 +138,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			newRequest := func() *http.Request { return httptest.NewRequest(http.MethodGet, tt.path, nil) }
+			newRequest := func() *http.Request { return httptest.NewRequest(http.MethodGet, tt.path, http.NoBody) }
 			rec := httptest.NewRecorder()
 			withOps(tt.rows, nil).ServeHTTP(rec, newRequest())
 			resp := rec.Result()

@@ -19,7 +19,9 @@ type testConfig struct {
 	Port int `envconfig:"TEST_SERVICE_PORT" default:"1" desc:"a port"`
 }
 
-func (testConfig) Observability() (slog.Level, config.Telemetry) { return slog.LevelError, config.Telemetry{} }
+func (testConfig) Observability() (slog.Level, config.Telemetry) {
+	return slog.LevelError, config.Telemetry{}
+}
 
 func TestRun(t *testing.T) {
 	cmd := Command{Name: "svc", About: "Does one thing."}
@@ -47,7 +49,7 @@ func TestRun(t *testing.T) {
 			var out bytes.Buffer
 			served := false
 			err := Run(context.Background(), cmd, tt.args, &out, tt.load,
-				func(ctx context.Context, cfg testConfig, logger *slog.Logger) error {
+				func(_ context.Context, cfg testConfig, logger *slog.Logger) error {
 					served = true
 					assert.Equal(t, 7, cfg.Port)
 					assert.NotNil(t, logger)

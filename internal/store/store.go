@@ -96,7 +96,8 @@ func NewClient(ctx context.Context, endpoint, region string, conns int) (*dynamo
 		if region == "" {
 			opts = append(opts, awsconfig.WithRegion("us-east-1"))
 		}
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		static := credentials.NewStaticCredentialsProvider("local", "local", "")
+		opts = append(opts, awsconfig.WithCredentialsProvider(static))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -138,12 +139,13 @@ func newHTTPClient(conns int) *awshttp.BuildableClient {
 // than the stored profile is dropped, and an update older than the tombstone can never bring the
 // profile back, while a newer one (the patient registers again) replaces it.
 func (t *Table) Put(ctx context.Context, e profile.Event) (applied bool, err error) {
-	ctx, span := tracing.Tracer().Start(ctx, "DynamoDB.PutItem", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-		attribute.String("db.system.name", "aws.dynamodb"),
-		attribute.String("rpc.service", "DynamoDB"),
-		attribute.String("rpc.method", "PutItem"),
-		attribute.StringSlice("aws.dynamodb.table_names", []string{t.table}),
-	))
+	ctx, span := tracing.Tracer().Start(ctx, "DynamoDB.PutItem", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("db.system.name", "aws.dynamodb"),
+			attribute.String("rpc.service", "DynamoDB"),
+			attribute.String("rpc.method", "PutItem"),
+			attribute.StringSlice("aws.dynamodb.table_names", []string{t.table}),
+		))
 	defer func() {
 		// A failed condition is an outcome (stale or duplicate), not an error of the call.
 		span.SetAttributes(attribute.Bool("applied", applied))
@@ -201,7 +203,8 @@ func (t *Table) item(e profile.Event) map[string]types.AttributeValue {
 			it[attrEventID] = &types.AttributeValueMemberS{Value: e.EventID}
 		}
 		if t.tombstoneTTL > 0 {
-			it[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(e.UpdatedAt.Add(t.tombstoneTTL).Unix(), 10)}
+			expires := e.UpdatedAt.Add(t.tombstoneTTL).Unix()
+			it[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
 		}
 		return it
 	}
@@ -249,7 +252,8 @@ func (t *Table) Get(ctx context.Context, patientID string) (profile.Event, bool,
 
 // Scan calls fn for every stored profile and tombstone, page by page, with consistent reads.
 func (t *Table) Scan(ctx context.Context, fn func(profile.Event)) error {
-	p := dynamodb.NewScanPaginator(t.client, &dynamodb.ScanInput{TableName: aws.String(t.table), ConsistentRead: aws.Bool(true)})
+	p := dynamodb.NewScanPaginator(t.client,
+		&dynamodb.ScanInput{TableName: aws.String(t.table), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -330,16 +334,19 @@ func (t *Table) Ping(ctx context.Context) error {
 // table belongs to your infrastructure code. The dev stack and the tests do.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrPatientID), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrPatientID), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(attrPatientID), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema:   []types.KeySchemaElement{{AttributeName: aws.String(attrPatientID), KeyType: types.KeyTypeHash}},
+		BillingMode: types.BillingModePayPerRequest,
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", table, err)
 	}
-	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
+	w := dynamodb.NewTableExistsWaiter(client,
+		func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", table, err)
 	}
@@ -354,8 +361,10 @@ var ErrNoTTL = errors.New("the endpoint does not implement TimeToLive; tombstone
 // event can arrive any more. Turning it on twice is not an error.
 func enableTTL(ctx context.Context, client *dynamodb.Client, table string) error {
 	_, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true)},
+		TableName: aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true),
+		},
 	})
 	var apiErr smithy.APIError
 	switch {
@@ -363,7 +372,8 @@ func enableTTL(ctx context.Context, client *dynamodb.Client, table string) error
 		return nil
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "UnknownOperationException":
 		return fmt.Errorf("table %s: %w", table, ErrNoTTL)
-	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" && strings.Contains(apiErr.ErrorMessage(), "already enabled"):
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" &&
+		strings.Contains(apiErr.ErrorMessage(), "already enabled"):
 		return nil
 	}
 	return fmt.Errorf("enable ttl on %s: %w", table, err)

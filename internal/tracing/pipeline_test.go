@@ -131,9 +131,11 @@ func TestOneTraceFromPostToPutItem(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := p.post(t, `{"PatientId":"`+tt.patient+`","FirstName":"John"}`, map[string]string{"traceparent": tt.traceparent})
 			require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
-			var created struct{ EventId string }
+			var created struct {
+				EventID string `json:"EventId"`
+			}
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &created))
-			p.waitForRow(t, tt.patient, created.EventId)
+			p.waitForRow(t, tt.patient, created.EventID)
 
 			server := findSpan(t, p.spans, func(s sdktrace.ReadOnlySpan) bool {
 				return s.SpanKind() == trace.SpanKindServer && attr(s, "request_id") == rec.Header().Get("X-Request-Id")
@@ -154,10 +156,10 @@ func TestOneTraceFromPostToPutItem(t *testing.T) {
 			assert.Equal(t, server.SpanContext().SpanID(), publish.Parent().SpanID(), "publish is not the request's child")
 			assert.Equal(t, publish.SpanContext().SpanID(), process.Parent().SpanID(), "process is not the publish's child")
 			assert.Equal(t, process.SpanContext().SpanID(), put.Parent().SpanID(), "PutItem is not the handling's child")
-			assert.Equal(t, created.EventId, attr(process, "messaging.message.id"))
+			assert.Equal(t, created.EventID, attr(process, "messaging.message.id"))
 			assert.Equal(t, "applied", attr(process, "outcome"))
 
-			handled := findLog(t, p.logs, func(l map[string]any) bool { return l["msg"] == "handled" && l["event_id"] == created.EventId })
+			handled := findLog(t, p.logs, func(l map[string]any) bool { return l["msg"] == "handled" && l["event_id"] == created.EventID })
 			assert.Equal(t, traceID.String(), handled["trace_id"])
 			request := findLog(t, p.logs, func(l map[string]any) bool {
 				return l["msg"] == "request" && l["request_id"] == rec.Header().Get("X-Request-Id")
@@ -193,7 +195,9 @@ func TestNoPatientDataInLogs(t *testing.T) {
 
 	ok := p.post(t, `{"PatientId":"logs-1","FirstName":"Zebediah","LastName":"Quuxworth","Sex":"Female","IsPregnant":"true"}`, nil)
 	require.Equal(t, http.StatusCreated, ok.Code, ok.Body.String())
-	var created struct{ EventId string }
+	var created struct {
+		EventID string `json:"EventId"`
+	}
 	require.NoError(t, json.Unmarshal(ok.Body.Bytes(), &created))
 	bad := p.post(t, `{"PatientId":"logs-2","FirstName":"Zebediah\u0007","LastName":"Quuxworth","Sex":"Quux-Sex","IsPregnant":"Quux-Pregnant"}`, nil)
 	require.Equal(t, http.StatusBadRequest, bad.Code, bad.Body.String())
@@ -208,7 +212,7 @@ func TestNoPatientDataInLogs(t *testing.T) {
 	for _, m := range []struct{ key, value string }{{"logs-3", other}, {"logs-3", other}, {"logs-4", poison}} {
 		require.NoError(t, w.Write(ctx, message.Message{Key: []byte(m.key), Value: []byte(m.value)}))
 	}
-	p.waitForRow(t, "logs-1", created.EventId)
+	p.waitForRow(t, "logs-1", created.EventID)
 	p.waitForRow(t, "logs-3", "o1")
 	require.Eventually(t, func() bool {
 		s := p.consumer.Stats()
@@ -257,7 +261,7 @@ func findSpan(t *testing.T, rec *tracetest.SpanRecorder, match func(sdktrace.Rea
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range s.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
