@@ -6,13 +6,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	brokers := fs.String("brokers", "", "internal: -serve's broker")
 	topic := fs.String("topic", "", "internal: -serve's topic")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h printed the flags: that is what was asked for
+		}
 		return err
 	}
 	if *serve != "" {
@@ -78,12 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var table bytes.Buffer
-	fmt.Fprintf(&table, "`make bench` on %s, %s; %d events per consumer workload, store delay %s, MAX_IN_FLIGHT %d, %d HTTP connections for %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), res.Machine, cfg.Events, cfg.Delay, cfg.InFlight, cfg.Conns, cfg.Duration)
-	fmt.Fprintln(&table, "| measure | result | ratio (same run) | target | met |")
-	fmt.Fprintln(&table, "|---|---|---|---|---|")
-	for _, r := range res.Rows {
-		fmt.Fprintf(&table, "| %s | %s | %s | %s | %s |\n", r.Measure, r.Result, r.Ratio, r.Target, r.Met)
+	if err := res.WriteTable(&table, time.Now()); err != nil {
+		return err
 	}
 	if _, err := stdout.Write(table.Bytes()); err != nil {
 		return err
@@ -95,15 +94,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *chart != "" {
 		var png bytes.Buffer
-		title := fmt.Sprintf("consumer vs store ceiling (%d events per workload, MAX_IN_FLIGHT %d)", cfg.Events, cfg.InFlight)
-		if err := bench.WriteChart(&png, title, res.Bars); err != nil {
+		if err := res.WriteChart(&png); err != nil {
 			return err
 		}
 		if err := writeFile(*chart, png.Bytes()); err != nil {
 			return err
 		}
 	}
-	if strings.Contains(table.String(), "| no |") {
+	if res.Missed() {
 		fmt.Fprintln(stderr, "bench: some targets were missed (the table's last column)")
 	}
 	return nil

@@ -45,10 +45,11 @@ func Serve(ctx context.Context, mode, addr, brokers, topic string) error {
 	case ServeCeiling:
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 		reg := ops.NewRegistry()
-		h = ops.NewHandler(logger, reg, api.NewHandler(logger, nopPublisher{}, api.Config{PublishTimeout: 5 * time.Second, MaxInFlightPublishes: 1024}, reg), nopPinger{})
+		cfg := api.Config{PublishTimeout: 5 * time.Second, MaxInFlightPublishes: 1024}
+		h = ops.NewHandler(logger, reg, api.NewHandler(logger, nopPublisher{}, cfg, reg), nopPinger{})
 	case ServeNaive:
 		w := broker.NewWriter(broker.Cluster{Brokers: []string{brokers}}, topic)
-		defer func() { _ = w.Close(context.WithoutCancel(ctx)) }()
+		defer closeWithin(w.Close)
 		h = naiveProducer(w)
 	default:
 		return fmt.Errorf("unknown -serve mode %q", mode)
@@ -93,10 +94,11 @@ func naiveProducer(w *broker.Writer) http.Handler {
 
 // naiveConsumer is the consumer everyone writes first: fetch, put, commit, one at a time. It
 // runs until it has handled n messages or d has passed, and returns its rate.
-func naiveConsumer(ctx context.Context, brokers []string, group, topic string, t *store.Table, n int, d time.Duration) (float64, error) {
+func naiveConsumer(ctx context.Context, brokers []string, group, topic string, t *store.Table, n int,
+	d time.Duration) (float64, error) {
 	r := broker.NewReader(broker.ReaderConfig{Cluster: broker.Cluster{Brokers: brokers}, Group: group, Topic: topic,
 		SessionTimeout: 6 * time.Second})
-	defer func() { _ = r.Close(context.WithoutCancel(ctx)) }()
+	defer closeWithin(r.Close)
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	var start time.Time

@@ -46,50 +46,31 @@ type Config struct {
 	Progress io.Writer
 }
 
-// Row is one line of the table.
-type Row struct {
-	Measure, Result, Ratio, Target string
-	// Met is "yes", "no", or "" where there is no target.
-	Met string
-}
-
-// Bar is one pair in the chart: a consumer rate and the store ceiling it is measured against.
-type Bar struct {
-	Label            string
-	Rate, Ceiling    float64
-	NaiveRate        float64
-	RateIsEventsOnly bool
-}
-
-// Result is a run's table and chart.
-type Result struct {
-	Machine string
-	Rows    []Row
-	Bars    []Bar
-}
-
+// runner measures; it formats nothing but its progress lines.
 type runner struct {
 	cfg   Config
 	stack *devenv.Stack
-	rows  []Row
-	seq   int
-	// producerMax and consumerMax are the producer's closed-loop rate and the consumer's rate on
-	// distinct patients on loopback, for the end-to-end rates.
-	producerMax, consumerMax float64
+	// seq numbers the topics and the store ceiling's patients, so that each measure starts on
+	// fresh ones.
+	seq int
 }
 
 func (r *runner) progress(format string, args ...any) {
 	fmt.Fprintf(r.cfg.Progress, "bench: "+format+"\n", args...)
 }
 
-func (r *runner) add(row Row) {
-	r.rows = append(r.rows, row)
-	r.progress("%s: %s %s", row.Measure, row.Result, row.Ratio)
+// report shows a measurement's rows as soon as it is done: the whole run takes minutes.
+func (r *runner) report(rows ...Row) {
+	for _, row := range rows {
+		r.progress("%s: %s %s", row.Measure, row.Result, row.Ratio)
+	}
 }
 
 // Run builds the binaries, starts the stack and measures everything.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	res := Result{Machine: machine()}
+	res := Result{Machine: machine(), Setup: Setup{
+		Events: cfg.Events, Delay: cfg.Delay, InFlight: cfg.InFlight, Conns: cfg.Conns, Duration: cfg.Duration,
+	}}
 	r := &runner{cfg: cfg}
 	r.progress("building the binaries")
 	if err := devenv.Build(ctx, cfg.BinDir, false, "./cmd/consumer", "./cmd/producer"); err != nil {
@@ -111,7 +92,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer proxy.Close()
 
-	// The consumer against the store ceiling and the naive consumer, per endpoint.
+	// The consumer against the store ceiling and the naive consumer, per endpoint: loopback
+	// first, which the end-to-end rate below relies on.
 	endpoints := []struct{ name, url string }{
 		{"loopback", stack.Dynalite.Endpoint()},
 		{fmt.Sprintf("store +%s", cfg.Delay), proxy.Endpoint()},
@@ -120,76 +102,38 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		endpoints = nil
 	}
 	for _, ep := range endpoints {
-		table, err := r.table(ctx, ep.url)
+		c, err := r.consumer(ctx, ep.name, ep.url)
 		if err != nil {
 			return res, err
 		}
-		// The first run warms dynalite and the connections up. The ceiling is then measured
-		// before and after the consumer's workloads on this endpoint, and averaged: the table
-		// grows, and the machine's other load drifts, during the run.
-		if _, err := r.storeCeiling(ctx, table, min(r.cfg.Events, 2000)); err != nil {
-			return res, err
-		}
-		before, err := r.storeCeiling(ctx, table, r.cfg.Events)
-		if err != nil {
-			return res, err
-		}
-		ceilingRow := len(r.rows)
-		r.rows = append(r.rows, Row{})
-		naive, err := r.naiveConsumer(ctx, table)
-		if err != nil {
-			return res, err
-		}
-		var rates []float64
-		for _, burst := range []int{1, 10} {
-			rate, _, err := r.consumerDrain(ctx, ep.url, cfg.Events, burst)
-			if err != nil {
-				return res, err
-			}
-			rates = append(rates, rate)
-		}
-		after, err := r.storeCeiling(ctx, table, r.cfg.Events)
-		if err != nil {
-			return res, err
-		}
-		ceiling := (before + after) / 2
-		r.rows[ceilingRow] = Row{Measure: fmt.Sprintf("store ceiling, %s: %d goroutines, conditional PutItem", ep.name, cfg.InFlight),
-			Result: fmt.Sprintf("%s writes/s (%s before the consumer, %s after)", num(ceiling), num(before), num(after)), Ratio: "1.00x (baseline)"}
-		r.add(Row{Measure: fmt.Sprintf("naive consumer (fetch, put, commit), distinct patients, %s", ep.name),
-			Result: fmt.Sprintf("%s events/s", num(naive)), Ratio: ratio(naive, ceiling, "store ceiling")})
-		for i, burst := range []int{1, 10} {
-			rate := rates[i]
-			target, want := "≥ 0.9x store ceiling", 0.9
-			what := "distinct patients"
-			if burst > 1 {
-				target, want = "≥ 3x store ceiling", 3.0
-				what = fmt.Sprintf("bursts of %d per patient", burst)
-			}
-			r.add(Row{Measure: fmt.Sprintf("consumer, %s, %s", what, ep.name),
-				Result: fmt.Sprintf("%s events/s", num(rate)),
-				Ratio:  ratio(rate, ceiling, "store ceiling") + "; " + ratio(rate, naive, "naive consumer"),
-				Target: target, Met: met(rate/ceiling >= want)})
-			if burst == 1 && ep.url == stack.Dynalite.Endpoint() {
-				r.consumerMax = rate
-			}
-			res.Bars = append(res.Bars, Bar{Label: fmt.Sprintf("%s, %s", what, ep.name), Rate: rate, Ceiling: ceiling, NaiveRate: naive})
-		}
+		res.Consumer = append(res.Consumer, c)
+		r.report(c.rows()...)
 	}
 
-	if err := r.producers(ctx); err != nil {
+	if res.Producer, err = r.producers(ctx); err != nil {
 		return res, err
 	}
+	r.report(res.Producer.rows()...)
 	if cfg.ProducerOnly {
-		res.Rows = r.rows
 		return res, nil
 	}
-	if err := r.endToEnd(ctx, r.producerMax/2, "half the producer's max"); err != nil {
-		return res, err
+	// At half the producer's max the consumer may be the bottleneck; at half its own rate on
+	// distinct patients on loopback the measure is the path's latency rather than a growing
+	// backlog.
+	rates := []struct {
+		at   string
+		rate float64
+	}{
+		{"half the producer's max", res.Producer.Producer.Rate / 2},
+		{"half the consumer's rate on distinct patients", res.Consumer[0].Workloads[0].Rate / 2},
 	}
-	// At half the producer's max the consumer may be the bottleneck; at half its own rate the
-	// measure is the path's latency rather than a growing backlog.
-	if err := r.endToEnd(ctx, r.consumerMax/2, "half the consumer's rate on distinct patients"); err != nil {
-		return res, err
+	for _, x := range rates {
+		e, err := r.endToEnd(ctx, x.rate, x.at)
+		if err != nil {
+			return res, err
+		}
+		res.EndToEnd = append(res.EndToEnd, e)
+		r.report(e.row())
 	}
 
 	if cfg.Drain > 0 {
@@ -197,11 +141,42 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		r.add(Row{Measure: fmt.Sprintf("consumer peak RSS (VmHWM), draining %s events in bursts of %d", num(float64(cfg.Drain)), cfg.DrainBurst),
-			Result: fmt.Sprintf("%.0f MB", float64(rss)/(1<<20)), Target: "≤ 150 MB", Met: met(rss <= 150<<20)})
+		res.Drain = &DrainResult{Events: cfg.Drain, Burst: cfg.DrainBurst, PeakRSS: rss}
+		r.report(res.Drain.row())
 	}
-	res.Rows = r.rows
 	return res, nil
+}
+
+// consumer measures the consumer on one store endpoint, distinct patients then bursts, between
+// two measures of the store ceiling, and the naive consumer.
+func (r *runner) consumer(ctx context.Context, name, endpoint string) (ConsumerResult, error) {
+	c := ConsumerResult{Endpoint: name, Goroutines: r.cfg.InFlight}
+	table, err := r.table(ctx, endpoint)
+	if err != nil {
+		return c, err
+	}
+	// The first run warms dynalite and the connections up. The ceiling is then measured before
+	// and after the consumer's workloads, for ConsumerResult.Ceiling to average.
+	if _, err := r.storeCeiling(ctx, table, min(r.cfg.Events, 2000)); err != nil {
+		return c, err
+	}
+	if c.CeilingBefore, err = r.storeCeiling(ctx, table, r.cfg.Events); err != nil {
+		return c, err
+	}
+	if c.Naive, err = r.naiveConsumer(ctx, table); err != nil {
+		return c, err
+	}
+	for _, burst := range []int{1, 10} {
+		rate, _, err := r.consumerDrain(ctx, endpoint, r.cfg.Events, burst)
+		if err != nil {
+			return c, err
+		}
+		c.Workloads = append(c.Workloads, Workload{Burst: burst, Rate: rate})
+	}
+	if c.CeilingAfter, err = r.storeCeiling(ctx, table, r.cfg.Events); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 func (r *runner) table(ctx context.Context, endpoint string) (*store.Table, error) {
@@ -324,7 +299,7 @@ func (r *runner) topic(ctx context.Context, name string) (string, error) {
 // publish writes n events, burst per patient back to back, in big batches.
 func (r *runner) publish(ctx context.Context, topic string, n, burst int) error {
 	w := broker.NewBulkWriter(r.stack.Cluster(), topic)
-	defer func() { _ = w.Close(context.WithoutCancel(ctx)) }()
+	defer closeWithin(w.Close)
 	const chunk = 30000
 	msgs := make([]message.Message, 0, chunk)
 	for i := range n {
@@ -345,8 +320,10 @@ var epoch = time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)
 // event is patient's version-th event.
 func event(prefix string, patient, version int) profile.Event {
 	id := prefix + "-" + strconv.Itoa(patient)
-	return profile.Event{EventID: fmt.Sprintf("%s-%04d", id, version), PatientID: id, FirstName: "John", LastName: "Doe", Sex: "Female",
-		UpdatedAt: epoch.Add(time.Duration(version) * time.Millisecond)}
+	return profile.Event{
+		EventID: fmt.Sprintf("%s-%04d", id, version), PatientID: id, FirstName: "John", LastName: "Doe", Sex: "Female",
+		UpdatedAt: epoch.Add(time.Duration(version) * time.Millisecond),
+	}
 }
 
 // peakRSS is the process's VmHWM.
@@ -380,27 +357,16 @@ func machine() string {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load = ", load average " + strings.Join(strings.Fields(string(b))[:3], " ")
 	}
-	return fmt.Sprintf("%s, %d CPUs, %s, %s/%s%s", model, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+	return fmt.Sprintf("%s, %d CPUs, %s, %s/%s%s",
+		model, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
 }
 
-func num(v float64) string {
-	s := strconv.FormatInt(int64(v+0.5), 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-func ratio(v, base float64, name string) string {
-	if base == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2fx %s", v/base, name)
-}
-
-func met(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "no"
+// closeWithin closes a writer or a reader within 5 s of its own: the run's ctx may be cancelled
+// already (Ctrl-C), and a close must neither be skipped nor wait forever on a broker that is gone.
+func closeWithin(close func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Nothing is lost to an error here: every write waited for its acks, and the naive consumer
+	// commits each message before it fetches the next.
+	_ = close(ctx)
 }

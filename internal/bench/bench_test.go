@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +54,9 @@ func TestLoad(t *testing.T) {
 	})
 
 	t.Run("an answer other than 201 is an error", func(t *testing.T) {
-		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadRequest) }))
+		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+		}))
 		defer bad.Close()
 		c, err := dialLoad(ctx, bad.URL+"/patientprofile")
 		require.NoError(t, err)
@@ -80,18 +80,4 @@ func TestDelayProxy(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "e-1", id)
 	assert.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
-}
-
-func TestWriteChart(t *testing.T) {
-	var b bytes.Buffer
-	require.NoError(t, WriteChart(&b, "title", []Bar{{Label: "distinct", Rate: 900, Ceiling: 1000, NaiveRate: 300}}))
-	img, err := png.Decode(&b)
-	require.NoError(t, err)
-	assert.Positive(t, img.Bounds().Dy())
-}
-
-func TestNum(t *testing.T) {
-	for in, want := range map[float64]string{0: "0", 999.6: "1,000", 1234567: "1,234,567"} {
-		assert.Equal(t, want, num(in))
-	}
 }

@@ -19,9 +19,9 @@ var (
 	colorNaive    = color.RGBA{0xff, 0x7f, 0x0e, 0xff}
 )
 
-// WriteChart draws the consumer's rate, the store ceiling and the naive consumer for each
+// drawChart draws the consumer's rate, the store ceiling and the naive consumer for each
 // workload as horizontal bars, as a PNG.
-func WriteChart(w io.Writer, title string, bars []Bar) error {
+func drawChart(w io.Writer, title string, bars []Bar) error {
 	const (
 		width, left, right = 960, 20, 230
 		top, group, bar    = 60, 78, 16
@@ -46,7 +46,10 @@ func WriteChart(w io.Writer, title string, bars []Bar) error {
 	for _, l := range []struct {
 		c    color.Color
 		name string
-	}{{colorConsumer, "consumer (events/s)"}, {colorCeiling, "store ceiling (writes/s)"}, {colorNaive, "naive consumer (events/s)"}} {
+	}{
+		{colorConsumer, "consumer (events/s)"}, {colorCeiling, "store ceiling (writes/s)"},
+		{colorNaive, "naive consumer (events/s)"},
+	} {
 		draw.Draw(img, image.Rect(legend, 32, legend+12, 44), image.NewUniform(l.c), image.Point{}, draw.Src)
 		text(legend+16, 43, color.Black, l.name)
 		legend += 16 + 7*len(l.name) + 24

@@ -15,95 +15,77 @@ import (
 )
 
 // producers loads the HTTP ceiling, the naive producer and the producer with the same closed
-// loop, then the producer alone at half its maximum rate, open loop, with the consumer running,
-// for the producer's latency and the end-to-end latency.
-func (r *runner) producers(ctx context.Context) error {
-	type server struct {
+// loop, then the producer alone at half its maximum rate, open loop, for its latency.
+func (r *runner) producers(ctx context.Context) (ProducerResult, error) {
+	res := ProducerResult{Conns: r.cfg.Conns}
+	for _, s := range []struct {
 		name string
-		rate float64
-		p99  time.Duration
-	}
-	var ceiling, naive, real server
-	for _, s := range []*server{{name: ServeCeiling}, {name: ServeNaive}, {name: "producer"}} {
+		load *Load
+	}{{ServeCeiling, &res.HTTPCeiling}, {ServeNaive, &res.Naive}, {"producer", &res.Producer}} {
 		topic, err := r.topic(ctx, "produce")
 		if err != nil {
-			return err
+			return res, err
 		}
 		url, stop, err := r.startProducer(ctx, s.name, topic)
 		if err != nil {
-			return err
+			return res, err
 		}
-		res, err := closedLoop(ctx, url, topic, r.cfg.Conns, r.cfg.Duration)
+		load, err := closedLoop(ctx, url, topic, r.cfg.Conns, r.cfg.Duration)
 		stop()
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+			return res, fmt.Errorf("%s: %w", s.name, err)
 		}
-		if res.Errors > 0 {
-			return fmt.Errorf("%s: %d requests failed", s.name, res.Errors)
+		if load.Errors > 0 {
+			return res, fmt.Errorf("%s: %d requests failed", s.name, load.Errors)
 		}
-		s.rate, s.p99 = res.Rate, res.P99
-		switch s.name {
-		case ServeCeiling:
-			ceiling = *s
-		case ServeNaive:
-			naive = *s
-		default:
-			real = *s
-		}
+		*s.load = loadOf(load)
 	}
-	r.add(Row{Measure: fmt.Sprintf("HTTP ceiling: the same route, a publisher that does nothing (%d connections)", r.cfg.Conns),
-		Result: fmt.Sprintf("%s req/s, p99 %s", num(ceiling.rate), ms(ceiling.p99)), Ratio: "1.00x (baseline)"})
-	r.add(Row{Measure: "naive producer: one shared Writer, BatchTimeout 1 ms, no validation, metrics or logs",
-		Result: fmt.Sprintf("%s req/s, p99 %s", num(naive.rate), ms(naive.p99)), Ratio: ratio(naive.rate, ceiling.rate, "HTTP ceiling")})
-	r.add(Row{Measure: "producer", Result: fmt.Sprintf("%s req/s, p99 %s", num(real.rate), ms(real.p99)),
-		Ratio:  ratio(real.rate, naive.rate, "naive producer") + "; " + ratio(real.rate, ceiling.rate, "HTTP ceiling"),
-		Target: "≥ 1.5x naive; ≥ 0.5x HTTP ceiling", Met: met(real.rate >= 1.5*naive.rate && real.rate >= 0.5*ceiling.rate)})
 
-	half := real.rate / 2
+	res.OpenLoopRate = res.Producer.Rate / 2
 	topic, err := r.topic(ctx, "produce")
 	if err != nil {
-		return err
+		return res, err
 	}
 	url, stop, err := r.startProducer(ctx, "producer", topic)
 	if err != nil {
-		return err
+		return res, err
 	}
-	res, err := openLoop(ctx, url, topic, half, r.cfg.Duration, r.cfg.Conns, nil)
+	load, err := openLoop(ctx, url, topic, res.OpenLoopRate, r.cfg.Duration, r.cfg.Conns, nil)
 	stop()
 	if err != nil {
-		return err
+		return res, err
 	}
-	r.add(Row{Measure: fmt.Sprintf("producer at half its max rate, open loop (%s req/s)", num(half)),
-		Result: fmt.Sprintf("p50 %s, p99 %s", ms(res.P50), ms(res.P99)), Target: "p99 ≤ 10 ms", Met: met(res.Errors == 0 && res.P99 <= 10*time.Millisecond)})
-	r.producerMax = real.rate
-	return nil
+	res.OpenLoop = loadOf(load)
+	return res, nil
 }
 
 // endToEnd runs the producer and the consumer together and sends POSTs at rate, open loop. For
 // a sample of the 201s, it polls the table until the row holds that event.
-func (r *runner) endToEnd(ctx context.Context, rate float64, what string) error {
+func (r *runner) endToEnd(ctx context.Context, rate float64, at string) (EndToEndResult, error) {
+	res := EndToEndResult{At: at, Rate: rate}
 	topic, err := r.topic(ctx, "e2e")
 	if err != nil {
-		return err
+		return res, err
 	}
 	table, err := r.table(ctx, r.stack.Dynalite.Endpoint())
 	if err != nil {
-		return err
+		return res, err
 	}
 	port, err := devenv.FreePort()
 	if err != nil {
-		return err
+		return res, err
 	}
 	group := topic + ".group"
 	consumer, err := devenv.Start("consumer", r.cfg.BinDir+"/consumer", r.stack.ConsumerEnv(port,
-		"TOPIC_NAME="+topic, "CONSUMER_GROUP="+group, "LOG_LEVEL=warn", "MAX_IN_FLIGHT="+strconv.Itoa(r.cfg.InFlight)), r.cfg.Logs)
+		"TOPIC_NAME="+topic, "CONSUMER_GROUP="+group, "LOG_LEVEL=warn", "MAX_IN_FLIGHT="+strconv.Itoa(r.cfg.InFlight)),
+		r.cfg.Logs)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer consumer.Kill()
 	url, stop, err := r.startProducer(ctx, "producer", topic)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer stop()
 	// The consumer has joined once it commits a first event (startProducer's warm-up POST).
@@ -112,7 +94,7 @@ func (r *runner) endToEnd(ctx context.Context, rate float64, what string) error 
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("end to end: the consumer never caught up with one event")
+			return res, fmt.Errorf("end to end: the consumer never caught up with one event")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -123,7 +105,7 @@ func (r *runner) endToEnd(ctx context.Context, rate float64, what string) error 
 	var seen []time.Duration
 	var polls sync.WaitGroup
 	var n int
-	res, err := openLoop(ctx, url, topic, rate, r.cfg.Duration, r.cfg.Conns, func(w written) {
+	load, err := openLoop(ctx, url, topic, rate, r.cfg.Duration, r.cfg.Conns, func(w written) {
 		mu.Lock()
 		n++
 		sample := n%every == 0
@@ -152,15 +134,14 @@ func (r *runner) endToEnd(ctx context.Context, rate float64, what string) error 
 	})
 	polls.Wait()
 	if err != nil {
-		return err
+		return res, err
 	}
-	if res.Errors > 0 {
-		return fmt.Errorf("end to end: %d requests failed", res.Errors)
+	if load.Errors > 0 {
+		return res, fmt.Errorf("end to end: %d requests failed", load.Errors)
 	}
 	e2e := summarize(seen)
-	r.add(Row{Measure: fmt.Sprintf("end to end, open loop at %s (%s req/s): the POST's 201 to the row readable (%d samples)", what, num(rate), len(seen)),
-		Result: fmt.Sprintf("p50 %s, p99 %s", ms(e2e.P50), ms(e2e.P99)), Target: "p99 ≤ 50 ms", Met: met(len(seen) > 0 && e2e.P99 <= 50*time.Millisecond)})
-	return nil
+	res.Samples, res.P50, res.P99 = len(seen), e2e.P50, e2e.P99
+	return res, nil
 }
 
 // startProducer starts the producer binary, or a baseline (this executable with -serve), on a
@@ -209,5 +190,3 @@ func (r *runner) startProducer(ctx context.Context, name, topic string) (url str
 		}
 	}
 }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
