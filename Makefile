@@ -7,7 +7,7 @@ GO       ?= go
 TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
 .PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer \
-        test test-short fuzz soak replay-dlq bench bench-micro lint docs compose-config clean
+        test test-short fuzz soak replay-dlq bench bench-micro lint docs compose-config compose-up compose-down clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,9 +31,12 @@ local-dev-stack: ## Run Kafka (kfake, :9092) and DynamoDB (dynalite, :4566) in t
 	$(GO) build -o bin/ ./devstack
 	exec bin/devstack
 
+# devstack builds the producer and the consumer into bin/ itself, then starts them beside the stack
+# and stops them first on Ctrl-C; `bin/devstack -h` says more.
 run: ## Run the stack, the producer and the consumer together; Ctrl-C stops all
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
-	exec devstack/run.sh
+	$(GO) build -o bin/ ./devstack
+	exec bin/devstack -run
 
 run-producer: ## Run the producer against the local stack (or whatever the environment says)
 	$(GO) build -o bin/ ./cmd/producer
@@ -101,6 +104,28 @@ docs: ## Regenerate docs/configuration.md and the package graph in docs/architec
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 compose-config: ## Validate localstack-compose.yml (with docker compose, or docker-compose)
 	$(COMPOSE) -f localstack-compose.yml config -q
+
+# Waits on the containers' healthchecks with `docker inspect`, which both Compose versions allow
+# (v1 has no `up --wait`); then creates the topics and the table through the code that sets up
+# the embedded stack. Running it again leaves what exists as it is.
+compose-up: ## Start Kafka, Kafka UI and LocalStack in Docker, wait for them, create the topics and the table
+	$(COMPOSE) -f localstack-compose.yml up -d kafka kafka-ui localstack
+	@for service in kafka localstack; do \
+	  id=$$($(COMPOSE) -f localstack-compose.yml ps -q $$service); status=; \
+	  for _ in $$(seq 120); do \
+	    status=$$(docker inspect -f '{{.State.Health.Status}}' "$$id"); \
+	    [[ $$status == healthy ]] && break; \
+	    sleep 1; \
+	  done; \
+	  echo "$$service: $$status"; \
+	  [[ $$status == healthy ]] || { \
+	    echo "$$service is not healthy after 120s; see $(COMPOSE) -f localstack-compose.yml logs $$service"; exit 1; }; \
+	done
+	$(GO) build -o bin/ ./devstack
+	KAFKA_BROKERS=localhost:9092 DDB_HOST=http://localhost:4566 bin/devstack -provision
+
+compose-down: ## Stop and remove the Docker stack of compose-up, and its data
+	$(COMPOSE) -f localstack-compose.yml down
 
 clean: ## Remove built binaries
 	rm -rf bin/

@@ -1,83 +1,216 @@
 // Command devstack runs the embedded local stack (package devenv) in the foreground: a
-// Kafka-protocol broker (kfake) on 127.0.0.1:9092 with the topics created, and dynalite, a
-// DynamoDB API, on 127.0.0.1:4566 with the table created. Ctrl-C or SIGTERM stops both. No
-// Docker needed.
+// Kafka-protocol broker (kfake) on 127.0.0.1:9092 and dynalite, a DynamoDB API, on
+// 127.0.0.1:4566, with the topics and the table created. No Docker needed.
+//
+// With -run it also runs the consumer and the producer beside it (`make run`). With -provision
+// it starts nothing and instead creates the same topics and table wherever the environment says
+// (`make compose-up`, for the Docker stack).
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args, os.Stdout); err != nil {
+	err := run(context.Background(), os.Args, os.Stdout)
+	var exit *devenv.ExitError
+	switch {
+	case errors.As(err, &exit):
+		// It names the process and says why, in full, below that process's last lines.
+		fmt.Fprintf(os.Stderr, "\n%s\n", exit)
+		os.Exit(exit.Code)
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "devstack: %s\n", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal stops the services gracefully, as Ctrl-C does.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	if len(args) == 2 && isHelp(args[1]) {
-		return usage(stdout)
+	// A reader of the output that goes first (`make run | tee run.log`, Ctrl-C'd) must not kill
+	// this process with SIGPIPE while it stops the services: writes fail instead, and Console
+	// carries on.
+	signal.Ignore(syscall.SIGPIPE)
+
+	flags := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	services := flags.Bool("run", false, "run the consumer and the producer beside the stack, as make run does")
+	provision := flags.Bool("provision", false,
+		"start nothing: create the topics and the table on KAFKA_BROKERS and DDB_HOST instead, as make compose-up does")
+	bin := flags.String("bin", "", "with -run, build the producer and the consumer into `DIR` (default: bin/ in the module)")
+	switch err := flags.Parse(args[1:]); {
+	case errors.Is(err, flag.ErrHelp):
+		return usage(stdout, flags)
+	case err != nil:
+		return fmt.Errorf("%w (-h lists the flags)", err)
+	case flags.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q: the stack is configured with environment variables (-h lists them)",
+			flags.Args())
+	case *services && *provision:
+		return errors.New("-run and -provision exclude each other")
 	}
-	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments %q: the stack is configured with environment variables (-h lists them)", args[1:])
-	}
+
 	cfg, err := config.LoadDevStack()
 	if err != nil {
 		return err
 	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	s, err := devenv.StartStack(startCtx, prefixed(stdout, "dynalite | "), devenv.NewOptions(cfg))
+	switch {
+	case *provision:
+		return provisionEnv(ctx, stdout, cfg)
+	case *services:
+		return runAll(ctx, stdout, cfg, *bin)
+	}
+	return runStack(ctx, stdout, cfg)
+}
+
+func usage(w io.Writer, flags *flag.FlagSet) error {
+	fmt.Fprint(w, "Usage: devstack [-run [-bin DIR] | -provision]\n\n"+
+		"Runs the embedded stack in the foreground until Ctrl-C or SIGTERM: kfake with the topics and\n"+
+		"dynalite with the table. The broker keeps everything in memory: a restart empties the topics\n"+
+		"and the group's offsets (and the table, unless DYNALITE_DATA is set).\n\n")
+	flags.SetOutput(w)
+	flags.PrintDefaults()
+	fmt.Fprint(w, "\nIt creates the topics and the table the consumer's variables name (TOPIC_NAME, DLQ_TOPIC,\n"+
+		"DDB_NAME; see `consumer -h`), and passes every variable on to the services. It reads these:\n\n")
+	return config.Usage(w, &config.Embedded{})
+}
+
+// runStack is `make local-dev-stack`: the stack alone.
+func runStack(ctx context.Context, stdout io.Writer, cfg config.DevStack) error {
+	console := devenv.NewConsole(stdout)
+	s, err := startStack(ctx, console, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-
-	fmt.Fprintf(stdout, "devstack ready\n%sCtrl-C stops both.\n", s.Describe())
+	fmt.Fprintf(console, "devstack ready\n%sCtrl-C stops both.\n", s.Describe())
 	<-ctx.Done()
-	fmt.Fprintln(stdout, "devstack stopping")
+	fmt.Fprintln(console, "devstack stopping")
 	return nil
 }
 
-func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
-
-func usage(w io.Writer) error {
-	fmt.Fprint(w, "Usage: devstack\n\n"+
-		"Runs the embedded stack in the foreground until Ctrl-C or SIGTERM: kfake with the topics and\n"+
-		"dynalite with the table. The broker keeps everything in memory: a restart empties the topics\n"+
-		"and the group's offsets (and the table, unless DYNALITE_DATA is set).\n\n"+
-		"It creates the topics and the table the consumer's variables name (TOPIC_NAME, DLQ_TOPIC,\n"+
-		"DDB_NAME; see `consumer -h`), and reads these:\n\n")
-	return config.Usage(w, &config.Embedded{})
+func startStack(ctx context.Context, console *devenv.Console, cfg config.DevStack) (*devenv.Stack, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return devenv.StartStack(ctx, console.Lines("dynalite"), devenv.NewOptions(cfg))
 }
 
-// prefixed marks dynalite's few lines of output as its own.
-func prefixed(w io.Writer, prefix string) io.Writer {
-	return writerFunc(func(p []byte) (int, error) {
-		for _, line := range strings.SplitAfter(string(p), "\n") {
-			if line != "" {
-				if _, err := io.WriteString(w, prefix+line); err != nil {
-					return 0, err
-				}
-			}
+// runAll is `make run`: the stack, then the consumer and the producer, each line of output marked
+// with the name of the process that wrote it. The services stop before the stack, so that the
+// consumer's final commit and its leaving the group reach the broker.
+func runAll(ctx context.Context, stdout io.Writer, cfg config.DevStack, bin string) error {
+	console := devenv.NewConsole(stdout)
+	self := console.Lines("devstack")
+	if bin == "" {
+		root, err := devenv.ModuleRoot()
+		if err != nil {
+			return err
 		}
-		return len(p), nil
-	})
+		bin = filepath.Join(root, "bin")
+	}
+	fmt.Fprintf(self, "building the producer and the consumer into %s\n", bin)
+	if err := devenv.Build(ctx, bin, false, "./cmd/producer", "./cmd/consumer"); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	s, err := startStack(ctx, console, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(self, "devstack stopping")
+		s.Close()
+	}()
+	fmt.Fprintf(self, "devstack ready\n%s", s.Describe())
+
+	// The services use this stack unless KAFKA_BROKERS or DDB_HOST send them elsewhere; every
+	// other variable reaches them as it is, but SERVER_PORT, which the two cannot share.
+	defaults := []string{"KAFKA_BROKERS=localhost:" + strconv.Itoa(cfg.KafkaPort)}
+	var ddb []string
+	if cfg.Store.Host == "" {
+		ddb = []string{"DDB_HOST=http://localhost:" + strconv.Itoa(cfg.DynamoDBPort)}
+	}
+	service := func(name string, port int) devenv.Service {
+		return devenv.Service{Name: name, Bin: filepath.Join(bin, name), Port: port,
+			Defaults: defaults, Env: append(slices.Clone(ddb), "SERVER_PORT="+strconv.Itoa(port))}
+	}
+	return devenv.RunServices(ctx, console,
+		[]devenv.Service{service("consumer", cfg.ConsumerPort), service("producer", cfg.ProducerPort)},
+		func() { fmt.Fprint(console, banner(cfg)) })
 }
 
-type writerFunc func([]byte) (int, error)
+// banner says that everything is up, and how to try it.
+func banner(cfg config.DevStack) string {
+	auth := "Authentication is ON: POST needs -H 'Authorization: Bearer <token>'"
+	if len(cfg.APITokens) == 0 && cfg.APITokensFile == "" {
+		auth = fmt.Sprintf("Authentication is OFF: anyone who reaches :%d can write (set API_TOKENS or API_TOKENS_FILE)",
+			cfg.ProducerPort)
+	}
+	return fmt.Sprintf(`
+Everything is up. %s
+Try it:
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+  curl -i -X POST localhost:%d/patientprofile -H 'Content-Type: application/json' \
+    -d '{"PatientId":"1","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}'
+
+  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1 \
+    aws dynamodb scan --endpoint-url=http://localhost:%d --table-name %s
+
+Ctrl-C stops everything.
+
+`, auth, cfg.ProducerPort, cfg.DynamoDBPort, cfg.Table)
+}
+
+// provisionEnv creates the topics and the table of the embedded stack on the broker and the
+// DynamoDB endpoint the environment names, through the code the embedded stack runs.
+func provisionEnv(ctx context.Context, stdout io.Writer, cfg config.DevStack) error {
+	if cfg.Store.Host == "" {
+		// Empty means real AWS, where the table belongs to your infrastructure code.
+		return errors.New("-provision needs DDB_HOST, the endpoint of a local DynamoDB (http://localhost:4566)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
+	if err != nil {
+		return err
+	}
+	client, err := store.NewClient(ctx, cfg.Store.Host, cfg.Region, 1)
+	if err != nil {
+		return err
+	}
+	ttl := "TTL on " + store.AttrExpiresAt
+	err = devenv.Provision(ctx, cluster, client, cfg.Table, cfg.Topic, cfg.DLQTopic)
+	if errors.Is(err, store.ErrNoTTL) {
+		ttl, err = "no TTL: the endpoint has none, so tombstones will not expire", nil
+	}
+	if err != nil {
+		return fmt.Errorf("provision: %w", err)
+	}
+	fmt.Fprintf(stdout, "topics %s, %s on %s: %d partitions each where created\ntable %s on %s: %s\n",
+		cfg.Topic, cfg.DLQTopic, strings.Join(cfg.Brokers, ","), devenv.Partitions, cfg.Table, cfg.Store.Host, ttl)
+	return nil
+}

@@ -43,8 +43,10 @@ var binaries = []binary{
 			"its flags, not the environment, say what to replay."},
 	{name: "devstack", spec: &config.DevStack{}, alsoReads: "consumer",
 		about: "`devstack/`, the embedded Kafka and DynamoDB of `make run` and `make local-dev-stack` " +
-			"([the local stack](development.md#the-local-stack)). It reads every consumer variable too, " +
-			"so that it creates the topics and the table the consumer looks for; those are listed under the consumer."},
+			"([the local stack](development.md#the-local-stack)), and the setup of the Docker stack " +
+			"(`make compose-up`, [with Docker instead](development.md#with-docker-instead)). It reads every " +
+			"consumer variable too, so that it creates the topics and the table the consumer looks for; " +
+			"those are listed under the consumer."},
 }
 
 // intro is the hand-written part of the page. It says what holds for every variable; what one

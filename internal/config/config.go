@@ -182,6 +182,9 @@ type Embedded struct {
 	DynamoDBPort int    `envconfig:"DDB_PORT" default:"4566" desc:"port of the embedded DynamoDB API (dynalite) on 127.0.0.1"`
 	DynaliteData string `envconfig:"DYNALITE_DATA" desc:"directory where dynalite keeps the table across restarts; empty keeps it in memory"`
 	DynaliteBin  string `envconfig:"DYNALITE_BIN" desc:"dynalite command to run instead of devstack/dynalite.js with the pinned dynalite (given dynalite's own flags); the tests, make soak and make bench read it too"`
+	// The services' own SERVER_PORT cannot say it: make run starts two of them.
+	ProducerPort int `envconfig:"PRODUCER_PORT" default:"3000" desc:"port make run gives the producer (its SERVER_PORT)"`
+	ConsumerPort int `envconfig:"CONSUMER_PORT" default:"3001" desc:"port make run gives the consumer (its SERVER_PORT)"`
 }
 
 // LoadDevStack reads the embedded stack's settings. Its error is one line naming the variable.
@@ -194,6 +197,8 @@ func LoadDevStack() (DevStack, error) {
 		c.Consumer.check(),
 		checkPort("KAFKA_PORT", c.KafkaPort),
 		checkPort("DDB_PORT", c.DynamoDBPort),
+		checkPort("PRODUCER_PORT", c.ProducerPort),
+		checkPort("CONSUMER_PORT", c.ConsumerPort),
 	)
 }
 

@@ -148,6 +148,12 @@ func TestLoadDevStack(t *testing.T) {
 	assert.Equal(t, 9092, c.KafkaPort)
 	assert.Equal(t, 4566, c.DynamoDBPort)
 	assert.Equal(t, "/tmp/ddb", c.DynaliteData)
+	assert.Equal(t, 3000, c.ProducerPort)
+	assert.Equal(t, 3001, c.ConsumerPort)
+
+	t.Setenv("PRODUCER_PORT", "70000")
+	_, err = config.LoadDevStack()
+	assert.ErrorContains(t, err, "PRODUCER_PORT=70000")
 
 	t.Setenv("KAFKA_PORT", "0")
 	_, err = config.LoadDevStack()
@@ -222,7 +228,7 @@ func TestUsage(t *testing.T) {
 		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL", "MAX_IN_FLIGHT", "MAX_BUFFERED",
 			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
 			"API_TOKENS", "API_TOKENS_FILE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
-		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN"}},
+		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN", "PRODUCER_PORT", "CONSUMER_PORT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

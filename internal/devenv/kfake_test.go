@@ -42,10 +42,11 @@ func TestBrokerExpiresMembersThatDieBeforeTheRebalanceCompletes(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cluster, err := devenv.StartKafka(0, partitions, "", []string{topic})
+	cluster, err := devenv.StartKafka(0, "")
 	require.NoError(t, err)
 	t.Cleanup(cluster.Close)
 	addr := cluster.ListenAddrs()[0]
+	require.NoError(t, broker.CreateTopics(ctx, broker.Cluster{Brokers: []string{addr}}, partitions, topic))
 
 	survivor := broker.NewReader(broker.ReaderConfig{Cluster: broker.Cluster{Brokers: []string{addr}},
 		Topic: topic, Group: group, SessionTimeout: survivorSession})

@@ -2,7 +2,8 @@
 // in-process) with the topics, a DynamoDB API (dynalite, a child process) with the table, the
 // project's binaries built and run as child processes, and what the broker and the table say
 // afterwards. `make run` (through devstack/), the integration tests and the soak all run their
-// infrastructure through it, so they run the same thing.
+// infrastructure through it, so they run the same thing; and `make compose-up` provisions the
+// Docker stack through it (Provision), so that the two stacks have the same topics and table.
 package devenv
 
 import (
@@ -21,9 +22,6 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
-// Partitions is how many partitions each topic of the stack has.
-const Partitions = 6
-
 // Options says where the stack runs and what it creates.
 type Options struct {
 	// The names the services use: the stack creates these topics and this table.
@@ -35,8 +33,10 @@ type Options struct {
 	KafkaDataDir, DynaliteDataDir string
 	// DynaliteBin is the dynalite command; empty runs the one devstack/ pins.
 	DynaliteBin string
-	// KafkaOpts are extra kfake options, such as TLS or SASL.
-	KafkaOpts []kfake.Opt
+	// KafkaOpts are extra kfake options, such as TLS or SASL; KafkaSecurity is then how clients
+	// reach the broker, the stack's own setup and Stack.Cluster included.
+	KafkaOpts     []kfake.Opt
+	KafkaSecurity broker.Security
 }
 
 // NewOptions returns the stack the settings describe: the consumer's names, the stack's ports and
@@ -70,15 +70,16 @@ type Stack struct {
 
 	Topic, DLQTopic, Table, Group string
 
-	opts Options
-	logs io.Writer
+	opts    Options
+	logs    io.Writer
+	cluster broker.Cluster
 }
 
-// StartStack starts the broker and the store and creates the topics and the table. dynalite's
-// output goes to logs.
+// StartStack starts the broker and the store and provisions them (Provision): the topics and the
+// table. dynalite's output goes to logs.
 func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, error) {
 	s := &Stack{Topic: opts.Topic, DLQTopic: opts.DLQTopic, Table: opts.Table, Group: opts.Group, opts: opts, logs: logs}
-	if err := s.StartKafka(); err != nil {
+	if err := s.startKafka(); err != nil {
 		return nil, err
 	}
 	if err := s.StartDynalite(ctx); err != nil {
@@ -88,7 +89,7 @@ func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, erro
 	client, err := store.NewClient(ctx, s.Dynalite.Endpoint(), "", 16)
 	if err == nil {
 		// dynalite has no TTL; tombstones then stay, which changes nothing a reader sees.
-		if err = store.CreateTable(ctx, client, s.Table); errors.Is(err, store.ErrNoTTL) {
+		if err = Provision(ctx, s.cluster, client, s.Table, s.Topic, s.DLQTopic); errors.Is(err, store.ErrNoTTL) {
 			err = nil
 		}
 	}
@@ -100,10 +101,21 @@ func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, erro
 	return s, nil
 }
 
-// StartKafka starts the broker, again after StopKafka: on the same port, and with the same data
-// if Options.KafkaDataDir is set.
-func (s *Stack) StartKafka() error {
-	k, err := StartKafka(s.opts.KafkaPort, Partitions, s.opts.KafkaDataDir, []string{s.Topic, s.DLQTopic}, s.opts.KafkaOpts...)
+// StartKafka starts the broker again after StopKafka: on the same port, and with the same data
+// if Options.KafkaDataDir is set. Without it, the topics are created again, empty.
+func (s *Stack) StartKafka(ctx context.Context) error {
+	if err := s.startKafka(); err != nil {
+		return err
+	}
+	if err := broker.CreateTopics(ctx, s.cluster, Partitions, s.Topic, s.DLQTopic); err != nil {
+		s.Kafka.Close()
+		return err
+	}
+	return nil
+}
+
+func (s *Stack) startKafka() error {
+	k, err := StartKafka(s.opts.KafkaPort, s.opts.KafkaDataDir, s.opts.KafkaOpts...)
 	if err != nil {
 		return err
 	}
@@ -111,6 +123,10 @@ func (s *Stack) StartKafka() error {
 	if s.opts.KafkaPort == 0 {
 		_, port, _ := net.SplitHostPort(s.Brokers[0])
 		s.opts.KafkaPort, _ = strconv.Atoi(port)
+	}
+	if s.cluster, err = broker.NewCluster(s.Brokers, s.opts.KafkaSecurity); err != nil {
+		k.Close()
+		return err
 	}
 	return nil
 }
@@ -139,9 +155,8 @@ func (s *Stack) Close() {
 	s.Dynalite.Stop()
 }
 
-// Cluster is how a client of this package reaches the broker (plaintext: a stack started with
-// TLS or SASL options needs its own).
-func (s *Stack) Cluster() broker.Cluster { return broker.Cluster{Brokers: s.Brokers} }
+// Cluster is how a client reaches the broker, with Options.KafkaSecurity.
+func (s *Stack) Cluster() broker.Cluster { return s.cluster }
 
 // ConsumerEnv is the environment for a consumer binary serving HTTP on port, with short
 // sessions, commit intervals and backoffs so that tests and the soak move quickly. extra entries

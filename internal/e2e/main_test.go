@@ -18,7 +18,8 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
 )
 
-// bins holds the binaries under test, built once, with the race detector.
+// bins holds the binaries under test, built once, with the race detector: the services, the
+// replay command, and devstack, which `make run` runs.
 var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
@@ -32,14 +33,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	err = devenv.Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer", "./cmd/replay-dlq")
+	err = devenv.Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer", "./cmd/replay-dlq", "./devstack")
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	bins["producer"], bins["consumer"] = dir+"/producer", dir+"/consumer"
-	bins["replay-dlq"] = dir + "/replay-dlq"
+	bins["replay-dlq"], bins["devstack"] = dir+"/replay-dlq", dir+"/devstack"
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

@@ -111,7 +111,7 @@ func TestProducerBrokerOutage(t *testing.T) {
 		assert.Equal(t, http.StatusOK, status(port, "/healthz"), "liveness must not fail for a dependency")
 	})
 
-	require.NoError(t, s.StartKafka())
+	require.NoError(t, s.StartKafka(context.Background()))
 
 	t.Run("recovers without a restart", func(t *testing.T) {
 		assert.Eventually(t, func() bool {
@@ -156,7 +156,7 @@ func TestConsumerBrokerOutage(t *testing.T) {
 	require.False(t, consumer.Exited(), "the consumer must ride out a broker outage")
 	assert.Contains(t, logs.String(), "fetch failed; retrying")
 
-	require.NoError(t, s.StartKafka())
+	require.NoError(t, s.StartKafka(context.Background()))
 	publishVersion(t, s, 30, 2)
 	assert.Eventually(t, func() bool { return atVersion(s, 30, 2) }, 60*time.Second, 100*time.Millisecond, "the consumer did not resume by itself")
 	assert.Eventually(t, func() bool { return status(port, "/readyz") == http.StatusOK }, 10*time.Second, 100*time.Millisecond)
@@ -319,9 +319,12 @@ func TestProducerReadyMeansPublishable(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "no broker yet")
 
-	k, err := devenv.StartKafka(kport, 6, "", []string{topic})
+	k, err := devenv.StartKafka(kport, "")
 	require.NoError(t, err)
 	t.Cleanup(k.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, broker.CreateTopics(ctx, broker.Cluster{Brokers: k.ListenAddrs()}, devenv.Partitions, topic))
 	require.Eventually(t, func() bool { return status(port, "/readyz") == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
 
 	resp, err = postProfile(port, "first-after-ready")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,30 +18,30 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
-	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
 )
 
-// runScript is `make run` (devstack/run.sh) on free ports, in its own process group as a
-// terminal's foreground job is.
-type runScript struct {
+// runStack is `make run` (devstack -run) on free ports, in its own process group as a terminal's
+// foreground job is.
+type runStack struct {
 	cmd                                    *exec.Cmd
 	logs                                   *logtest.Buffer
 	done                                   chan struct{}
 	kafka, ddb, producerPort, consumerPort int
 }
 
-func startRunScript(t *testing.T, env ...string) *runScript {
+func startRun(t *testing.T, env ...string) *runStack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")
 	}
-	root, err := devenv.ModuleRoot()
-	require.NoError(t, err)
-	r := &runScript{logs: logtest.New(t), done: make(chan struct{}),
-		kafka: devenvtest.FreePort(t), ddb: devenvtest.FreePort(t), producerPort: devenvtest.FreePort(t), consumerPort: devenvtest.FreePort(t)}
-	r.cmd = exec.Command(filepath.Join(root, "devstack", "run.sh"))
+	r := &runStack{logs: logtest.New(t), done: make(chan struct{}),
+		kafka: devenvtest.FreePort(t), ddb: devenvtest.FreePort(t),
+		producerPort: devenvtest.FreePort(t), consumerPort: devenvtest.FreePort(t)}
+	// It builds the services as `make run` does, into a directory of its own: the ones in bins
+	// serve the other tests.
+	r.cmd = exec.Command(bins["devstack"], "-run", "-bin", t.TempDir())
 	r.cmd.Env = append(os.Environ(),
 		"KAFKA_PORT="+strconv.Itoa(r.kafka), "DDB_PORT="+strconv.Itoa(r.ddb),
 		"PRODUCER_PORT="+strconv.Itoa(r.producerPort), "CONSUMER_PORT="+strconv.Itoa(r.consumerPort))
@@ -52,8 +51,8 @@ func startRunScript(t *testing.T, env ...string) *runScript {
 	require.NoError(t, r.cmd.Start())
 	go func() { _ = r.cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
-		// The script stops everything it started on SIGTERM, the stack included (which is in a
-		// session of its own); SIGKILL to the group is the last resort.
+		// devstack stops everything it started on SIGTERM, dynalite included (which is in a
+		// process group of its own); SIGKILL to the group is the last resort.
 		_ = r.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-r.done:
@@ -65,8 +64,8 @@ func startRunScript(t *testing.T, env ...string) *runScript {
 	return r
 }
 
-// waitFor waits until the output contains s, or the script exits.
-func (r *runScript) waitFor(t *testing.T, s string, within time.Duration) bool {
+// waitFor waits until the output contains s, or devstack exits.
+func (r *runStack) waitFor(t *testing.T, s string, within time.Duration) bool {
 	t.Helper()
 	deadline := time.After(within)
 	for !strings.Contains(r.logs.String(), s) {
@@ -81,13 +80,13 @@ func (r *runScript) waitFor(t *testing.T, s string, within time.Duration) bool {
 	return true
 }
 
-func (r *runScript) wait(t *testing.T, within time.Duration) int {
+func (r *runStack) wait(t *testing.T, within time.Duration) int {
 	t.Helper()
 	select {
 	case <-r.done:
 		return r.cmd.ProcessState.ExitCode()
 	case <-time.After(within):
-		require.FailNow(t, "run.sh still running", "after %s", within)
+		require.FailNow(t, "devstack still running", "after %s", within)
 		return -1
 	}
 }
@@ -97,7 +96,7 @@ func (r *runScript) wait(t *testing.T, within time.Duration) int {
 // requests. A line-prefixing helper that died first used to kill them with SIGPIPE.
 func TestRunStopsGracefullyOnCtrlC(t *testing.T) {
 	// Only the final commit commits: proof that the consumer's shutdown ran to its end.
-	r := startRunScript(t, "COMMIT_INTERVAL=1h")
+	r := startRun(t, "COMMIT_INTERVAL=1h")
 	require.True(t, r.waitFor(t, "Everything is up", 5*time.Minute), "no banner")
 
 	resp, err := postProfile(r.producerPort, "ctrl-c")
@@ -147,11 +146,12 @@ func TestRunSaysWhichServiceDidNotStart(t *testing.T) {
 	t.Cleanup(func() { _ = impostor.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	r := startRunScript(t, "PRODUCER_PORT="+strconv.Itoa(port))
+	r := startRun(t, "PRODUCER_PORT="+strconv.Itoa(port))
 	assert.NotEqual(t, 0, r.wait(t, 5*time.Minute), "exit status")
 	out := r.logs.String()
 	assert.NotContains(t, out, "Everything is up")
-	assert.Contains(t, out, "producer did not start (exited with status 1). Its last line:\n  producer: listen: listen tcp :"+strconv.Itoa(port)+": bind: address already in use")
+	assert.Contains(t, out, "producer did not start (exited with status 1). Its last line:\n"+
+		"  producer: listen: listen tcp :"+strconv.Itoa(port)+": bind: address already in use")
 	assert.Contains(t, out, `"msg":"consumer stopped"`, "the others are stopped")
 	assert.Contains(t, out, "devstack stopping")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
@@ -57,6 +58,8 @@ func startSecureStack(t *testing.T, logs *logtest.Buffer) (s *devenv.Stack, env 
 			kfake.EnableSASL(),
 			kfake.Superuser("SCRAM-SHA-512", "svc", "s3cret"),
 		}
+		o.KafkaSecurity = broker.Security{TLS: true, TLSCAFile: caFile,
+			SASLMechanism: "SCRAM-SHA-512", SASLUsername: "svc", SASLPassword: "s3cret"}
 	})
 	env = []string{"KAFKA_TLS=true", "KAFKA_TLS_CA_FILE=" + caFile,
 		"KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "KAFKA_SASL_USERNAME=svc", "KAFKA_SASL_PASSWORD=s3cret"}

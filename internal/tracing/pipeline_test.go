@@ -57,11 +57,14 @@ func startPipeline(t *testing.T) *pipeline {
 
 	logger := slog.New(tracing.LogHandler(slog.NewJSONHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
-	k, err := devenv.StartKafka(0, 3, "", []string{topic, dlqTopic})
+	k, err := devenv.StartKafka(0, "")
 	require.NoError(t, err)
 	t.Cleanup(k.Close)
 	p.brokers = k.ListenAddrs()
 	cluster := broker.Cluster{Brokers: p.brokers}
+	setup, cancelSetup := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelSetup()
+	require.NoError(t, broker.CreateTopics(setup, cluster, 3, topic, dlqTopic))
 	d := devenvtest.Dynalite(t)
 	p.table = store.New(devenvtest.Table(t, d, table), table, 0)
 

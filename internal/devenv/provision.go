@@ -1,0 +1,30 @@
+package devenv
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ankitamadan/patient-profile/internal/broker"
+	"github.com/ankitamadan/patient-profile/internal/store"
+)
+
+// Partitions is how many partitions each topic has, in the embedded stack and in the Docker one
+// alike: changing it moves patients to other partitions, so both must agree.
+const Partitions = 6
+
+// Provision creates what the services expect to find and never create themselves: each topic,
+// with Partitions partitions, and the table, with PatientId as its hash key and TTL on ExpiresAt
+// (store.CreateTable). What exists already is left as it is, so it can run again. The embedded
+// stack and `devstack -provision` (the Docker stack's setup) both go through it, so that the two
+// stacks have the same topics and the same table.
+//
+// On an endpoint without TTL, such as dynalite, its error wraps store.ErrNoTTL once everything
+// else is in place.
+func Provision(ctx context.Context, cluster broker.Cluster, ddb *dynamodb.Client, table string,
+	topics ...string) error {
+	if err := broker.CreateTopics(ctx, cluster, Partitions, topics...); err != nil {
+		return err
+	}
+	return store.CreateTable(ctx, ddb, table)
+}
