@@ -174,6 +174,11 @@ func listensOn(pid, port int) bool {
 		f.Close()
 	}
 	if !readable {
+		// A process that has exited, and is not yet reaped, has no tables to read: it listens on
+		// nothing. Only where /proc lacks them altogether is "still running" all there is to ask.
+		if _, err := os.Stat("/proc/self/net/tcp"); err == nil {
+			return false
+		}
 		return syscall.Kill(pid, 0) == nil
 	}
 	fds, err := os.ReadDir(proc + "/fd")
