@@ -56,7 +56,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	services := flags.Bool("run", false, "run the consumer and the producer beside the stack, as make run does")
 	provision := flags.Bool("provision", false,
 		"start nothing: create the topics and the table on KAFKA_BROKERS and DDB_HOST instead, as make compose-up does")
-	bin := flags.String("bin", "", "with -run, build the producer and the consumer into `DIR` (default: bin/ in the module)")
+	bin := flags.String("bin", "",
+		"with -run, build the producer and the consumer into `DIR` (default: bin/ in the module)")
 	switch err := flags.Parse(args[1:]); {
 	case errors.Is(err, flag.ErrHelp):
 		return usage(stdout, flags)
@@ -167,8 +168,8 @@ func runAll(ctx context.Context, stdout io.Writer, cfg config.DevStack, bin stri
 func banner(cfg config.DevStack) string {
 	auth := "Authentication is ON: POST needs -H 'Authorization: Bearer <token>'"
 	if len(cfg.APITokens) == 0 && cfg.APITokensFile == "" {
-		auth = fmt.Sprintf("Authentication is OFF: anyone who reaches :%d can write (set API_TOKENS or API_TOKENS_FILE)",
-			cfg.ProducerPort)
+		auth = fmt.Sprintf("Authentication is OFF: anyone who reaches :%d can write "+
+			"(set API_TOKENS or API_TOKENS_FILE)", cfg.ProducerPort)
 	}
 	return fmt.Sprintf(`
 Everything is up. %s

@@ -54,11 +54,12 @@ func Serve(ctx context.Context, mode, addr, brokers, topic string) error {
 	default:
 		return fmt.Errorf("unknown -serve mode %q", mode)
 	}
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
@@ -79,8 +80,9 @@ func naiveProducer(w *broker.Writer) http.Handler {
 			rw.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		e := profile.Event{EventID: strconv.FormatInt(seq.Add(1), 10), PatientID: req.PatientID, FirstName: req.FirstName,
-			LastName: req.LastName, Sex: req.Sex, IsPregnant: req.IsPregnant == "True", UpdatedAt: time.Now()}
+		e := profile.Event{EventID: strconv.FormatInt(seq.Add(1), 10), PatientID: req.PatientID,
+			FirstName: req.FirstName,
+			LastName:  req.LastName, Sex: req.Sex, IsPregnant: req.IsPregnant == "True", UpdatedAt: time.Now()}
 		v, _ := json.Marshal(e)
 		if err := w.Write(r.Context(), message.Message{Key: []byte(e.PatientID), Value: v}); err != nil {
 			rw.WriteHeader(http.StatusServiceUnavailable)

@@ -90,7 +90,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	defer proxy.Close()
+	defer func() { _ = proxy.Close() }()
 
 	// The consumer against the store ceiling and the naive consumer, per endpoint: loopback
 	// first, which the end-to-end rate below relies on.
@@ -332,11 +332,12 @@ func peakRSS(pid int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10,
+				64)
 			return kb << 10, err
 		}
 	}
@@ -363,10 +364,10 @@ func machine() string {
 
 // closeWithin closes a writer or a reader within 5 s of its own: the run's ctx may be cancelled
 // already (Ctrl-C), and a close must neither be skipped nor wait forever on a broker that is gone.
-func closeWithin(close func(context.Context) error) {
+func closeWithin(closeFn func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// Nothing is lost to an error here: every write waited for its acks, and the naive consumer
 	// commits each message before it fetches the next.
-	_ = close(ctx)
+	_ = closeFn(ctx)
 }

@@ -54,7 +54,7 @@ func TestLoad(t *testing.T) {
 	})
 
 	t.Run("an answer other than 201 is an error", func(t *testing.T) {
-		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusBadRequest)
 		}))
 		defer bad.Close()

@@ -63,7 +63,8 @@ func drawChart(w io.Writer, title string, bars []Bar) error {
 		}{{colorConsumer, b.Rate}, {colorCeiling, b.Ceiling}, {colorNaive, b.NaiveRate}} {
 			by := y + 16 + j*(bar+4)
 			x1 := left + int(v.val*scale)
-			draw.Draw(img, image.Rect(left, by, max(x1, left+1), by+bar), image.NewUniform(v.c), image.Point{}, draw.Src)
+			rect := image.Rect(left, by, max(x1, left+1), by+bar)
+			draw.Draw(img, rect, image.NewUniform(v.c), image.Point{}, draw.Src)
 			label := num(v.val)
 			if j == 0 && b.Ceiling > 0 {
 				label += fmt.Sprintf(" (%.2fx ceiling)", b.Rate/b.Ceiling)

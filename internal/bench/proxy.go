@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -24,14 +25,16 @@ func StartDelayProxy(backend string, delay time.Duration) (*DelayProxy, error) {
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &DelayProxy{ln: ln, srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	delayed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
 		rp.ServeHTTP(w, r)
-	})}}
+	})
+	p := &DelayProxy{ln: ln, srv: &http.Server{Handler: delayed, ReadHeaderTimeout: 5 * time.Second}}
 	go func() { _ = p.srv.Serve(ln) }()
 	return p, nil
 }

@@ -123,8 +123,9 @@ func (p ProducerResult) rows() []Row {
 	producer, naive, ceiling := p.Producer.Rate, p.Naive.Rate, p.HTTPCeiling.Rate
 	return []Row{
 		{
-			Measure: fmt.Sprintf("HTTP ceiling: the same route, a publisher that does nothing (%d connections)", p.Conns),
-			Result:  rateAndP99(p.HTTPCeiling), Ratio: "1.00x (baseline)",
+			Measure: fmt.Sprintf("HTTP ceiling: the same route, a publisher that does nothing (%d connections)",
+				p.Conns),
+			Result: rateAndP99(p.HTTPCeiling), Ratio: "1.00x (baseline)",
 		},
 		{
 			Measure: "naive producer: one shared Writer, BatchTimeout 1 ms, no validation, metrics or logs",

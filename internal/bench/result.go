@@ -76,7 +76,7 @@ type Load struct {
 	Errors int64
 }
 
-func loadOf(r loadResult) Load { return Load{Rate: r.Rate, P50: r.P50, P99: r.P99, Errors: r.Errors} }
+func loadOf(r loadResult) Load { return Load(r) }
 
 // EndToEndResult is the latency from a POST's 201 to the row holding that event, with the
 // producer and the consumer running together under an open loop.

@@ -8,13 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"text/template"
 	"time"
-
-	"log/slog"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -144,7 +143,8 @@ func LoadConsumer() (Consumer, error) {
 	if err := c.Access.load(); err != nil {
 		return c, err
 	}
-	return c, c.check()
+	err := c.check() // it cleans the lists in c, so it runs before c is returned
+	return c, err
 }
 
 // Replay configures cmd/replay-dlq: where the brokers are, the event topic it publishes to and
@@ -228,7 +228,7 @@ func (c *Consumer) check() error {
 // LoadConsumer keeps to at most half of the whole, so at least a quarter is left for it) and the
 // last commit is made. The rest goes to leaving the group and closing connections, so that the
 // other members take this one's partitions at once instead of after a session timeout.
-func (c Consumer) ShutdownBudget() (drain, close time.Duration) {
+func (c Consumer) ShutdownBudget() (drain, closing time.Duration) {
 	drain = c.ShutdownTimeout * 3 / 4
 	return drain, c.ShutdownTimeout - drain
 }
@@ -263,7 +263,8 @@ func Settings(spec any) ([]Setting, error) {
 }
 
 // usageFormat is envconfig's usage template: one variable a line, with its default and meaning.
-const usageFormat = "{{range .}}  {{usage_key .}}\t{{with usage_default .}}{{.}}{{else}}(empty){{end}}\t{{usage_description .}}\n{{end}}"
+const usageFormat = "{{range .}}  {{usage_key .}}\t{{with usage_default .}}{{.}}{{else}}(empty){{end}}\t" +
+	"{{usage_description .}}\n{{end}}"
 
 // Usage writes every variable spec (a *Producer or a *Consumer) reads, with its default and
 // meaning, as a table.
@@ -324,10 +325,12 @@ func (k Kafka) check() error {
 		}
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
 		if k.SASLUsername == "" || k.SASLPassword == "" {
-			return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%s needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", k.SASLMechanism)
+			return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%s needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+				k.SASLMechanism)
 		}
 	default:
-		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
+		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+			k.SASLMechanism)
 	}
 	return nonEmpty("TOPIC_NAME", k.Topic)
 }
@@ -352,7 +355,7 @@ func loadTokens(list []string, file string) ([]string, error) {
 	tokens := cleanList(list)
 	source := "API_TOKENS"
 	if file != "" {
-		b, err := os.ReadFile(file)
+		b, err := os.ReadFile(file) //nolint:gosec // G304: the operator names the tokens file, on purpose
 		if err != nil {
 			return nil, fmt.Errorf("config: API_TOKENS_FILE: %w", err)
 		}
@@ -365,7 +368,8 @@ func loadTokens(list []string, file string) ([]string, error) {
 	}
 	for i, t := range tokens {
 		if len(t) < minTokenLen || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			return nil, fmt.Errorf("config: %s: token %d must be at least %d characters with no spaces or control characters", source, i+1, minTokenLen)
+			return nil, fmt.Errorf("config: %s: token %d must be at least %d characters with no spaces or "+
+				"control characters", source, i+1, minTokenLen)
 		}
 	}
 	return tokens, nil

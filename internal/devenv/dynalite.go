@@ -44,7 +44,8 @@ func StartDynalite(ctx context.Context, port int, dataDir, bin string, logs io.W
 	if dataDir != "" {
 		args = append(args, "--path", dataDir)
 	}
-	cmd := exec.Command(command[0], append(command[1:], args...)...)
+	// The stack's own child (G204), stopped by Stop rather than by a context.
+	cmd := exec.Command(command[0], append(command[1:], args...)...) //nolint:gosec,noctx // see above
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Its own process group, so that a Ctrl-C meant for us is handled by us (we stop it), and
 	// Pdeathsig, so that it dies with us even if we are killed with SIGKILL.
@@ -57,14 +58,15 @@ func StartDynalite(ctx context.Context, port int, dataDir, bin string, logs io.W
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		dialer := net.Dialer{Timeout: 200 * time.Millisecond}
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
 		if err == nil {
-			conn.Close()
+			_ = conn.Close()
 			return d, nil
 		}
 		select {
 		case <-d.done:
-			return nil, fmt.Errorf("dynalite exited before listening on %s: %v", addr, d.err)
+			return nil, fmt.Errorf("dynalite exited before listening on %s: %w", addr, d.err)
 		case <-ctx.Done():
 			d.Stop()
 			return nil, ctx.Err()
@@ -107,7 +109,8 @@ func dynaliteCommand(bin string) ([]string, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(root, "devstack", "node_modules", "dynalite", "cli.js")); err != nil {
-		return nil, fmt.Errorf("dynalite is not installed in %s: run `make deps` (npm ci in devstack/)", filepath.Join(root, "devstack"))
+		return nil, fmt.Errorf("dynalite is not installed in %s: run `make deps` (npm ci in devstack/)",
+			filepath.Join(root, "devstack"))
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {

@@ -27,7 +27,7 @@ func Build(ctx context.Context, dir string, race bool, pkgs ...string) error {
 	if race {
 		args = append(args, "-race")
 	}
-	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...) //nolint:gosec // G204: the caller's packages
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %v: %w\n%s", pkgs, err, out)
@@ -56,7 +56,8 @@ func StartInheriting(name, bin string, defaults, env []string, logs io.Writer) (
 }
 
 func start(name, bin string, env []string, logs io.Writer) (*Process, error) {
-	cmd := exec.Command(bin)
+	// Stop and Kill end the process, not a context.
+	cmd := exec.Command(bin) //nolint:noctx // it outlives any one context
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -141,15 +142,19 @@ func WaitHealthy(ctx context.Context, p *Process, port int) error {
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/healthz"
 	client := &http.Client{Timeout: time.Second}
 	for {
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+		if err != nil {
+			return fmt.Errorf("healthz request: %w", err)
+		}
+		if resp, err := client.Do(req); err == nil {
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && listensOn(p.Pid(), port) {
 				return nil
 			}
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited before answering /healthz on port %d: %v", p.Name, port, p.err)
+			return fmt.Errorf("%s exited before answering /healthz on port %d: %w", p.Name, port, p.err)
 		case <-ctx.Done():
 			return fmt.Errorf("%s did not answer /healthz on port %d: %w", p.Name, port, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -165,13 +170,13 @@ func listensOn(pid, port int) bool {
 	inodes := map[string]bool{}
 	var readable bool
 	for _, table := range []string{"tcp", "tcp6"} {
-		f, err := os.Open(proc + "/net/" + table)
+		f, err := os.Open(proc + "/net/" + table) //nolint:gosec // G304: a /proc table, of a pid of ours
 		if err != nil {
 			continue
 		}
 		readable = true
 		listening(f, port, inodes)
-		f.Close()
+		_ = f.Close()
 	}
 	if !readable {
 		// A process that has exited, and is not yet reaped, has no tables to read: it listens on

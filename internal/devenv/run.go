@@ -105,7 +105,8 @@ func RunServices(ctx context.Context, console *Console, services []Service, up f
 			return stopAll(children, nil, nil)
 		}
 		status := ExitStatus(c.p.err)
-		return stopAll(children, c, &ExitError{Code: status, Msg: fmt.Sprintf("%s exited with status %d", c.Name, status)})
+		exit := &ExitError{Code: status, Msg: fmt.Sprintf("%s exited with status %d", c.Name, status)}
+		return stopAll(children, c, exit)
 	}
 }
 

@@ -78,7 +78,8 @@ type Stack struct {
 // StartStack starts the broker and the store and provisions them (Provision): the topics and the
 // table. dynalite's output goes to logs.
 func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, error) {
-	s := &Stack{Topic: opts.Topic, DLQTopic: opts.DLQTopic, Table: opts.Table, Group: opts.Group, opts: opts, logs: logs}
+	s := &Stack{Topic: opts.Topic, DLQTopic: opts.DLQTopic, Table: opts.Table, Group: opts.Group, opts: opts,
+		logs: logs}
 	if err := s.startKafka(); err != nil {
 		return nil, err
 	}
@@ -206,11 +207,14 @@ func (s *Stack) WaitNoLag(ctx context.Context, within time.Duration, procs ...*P
 		}
 		for _, p := range procs {
 			if p.Exited() {
-				return fmt.Errorf("%s exited by itself: %v", p.Name, p.Wait(0))
+				return fmt.Errorf("%s exited by itself: %w", p.Name, p.Wait(0))
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the group still has lag %d (err %v) after %s", lag, err, within)
+			if err != nil {
+				return fmt.Errorf("the group's lag is unknown after %s: %w", within, err)
+			}
+			return fmt.Errorf("the group still has lag %d after %s", lag, within)
 		}
 		select {
 		case <-ctx.Done():

@@ -141,7 +141,7 @@ func TestRunSaysWhichServiceDidNotStart(t *testing.T) {
 	}
 	ln, err := net.Listen("tcp", ":0")
 	require.NoError(t, err)
-	impostor := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})}
+	impostor := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
 	go func() { _ = impostor.Serve(ln) }()
 	t.Cleanup(func() { _ = impostor.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port

@@ -33,7 +33,10 @@ func (r *run) waitProgress(ctx context.Context, since int64) error {
 			return nil
 		}
 		if time.Since(began) > 2*time.Minute {
-			return fmt.Errorf("no progress before a kill (committed %d, err %v)", committed, err)
+			if err != nil {
+				return fmt.Errorf("no progress before a kill: %w", err)
+			}
+			return fmt.Errorf("no progress before a kill (committed %d)", committed)
 		}
 		if err := r.sleep(ctx, 50*time.Millisecond, 100*time.Millisecond); err != nil {
 			return err

@@ -47,7 +47,7 @@ func Stack(t testing.TB, logs io.Writer, opts ...func(*devenv.Options)) *devenv.
 func Dynalite(t testing.TB) *devenv.Dynalite {
 	t.Helper()
 	o := options(t)
-	var logs io.Writer = io.Discard
+	logs := io.Discard
 	if testing.Verbose() {
 		logs = os.Stderr
 	}
