@@ -155,7 +155,8 @@ func (r *Reader) Read(data []byte, values [][]byte) ([]Member, error) {
 
 // checkName returns the index of name in r.Names, or -1 for a name outside them, or the
 // error that refuses it.
-func (r *Reader) checkName(name []byte, values [][]byte, unknown []Member, unknownSet map[string]struct{}) (int, error) {
+func (r *Reader) checkName(name []byte, values [][]byte, unknown []Member, unknownSet map[string]struct{},
+) (int, error) {
 	for f, n := range r.Names {
 		if string(name) == n {
 			if values[f] != nil {
@@ -189,7 +190,7 @@ func (r *Reader) checkName(name []byte, values [][]byte, unknown []Member, unkno
 // equalFold is bytes.EqualFold(b, []byte(s)) without the conversion: Unicode simple case
 // folding, the rule encoding/json matches names by.
 func equalFold(b []byte, s string) bool {
-	for len(b) > 0 && len(s) > 0 {
+	for len(b) > 0 && s != "" {
 		var r, q rune
 		if b[0] < utf8.RuneSelf {
 			r, b = rune(b[0]), b[1:]

@@ -115,6 +115,13 @@ func isHex(c byte) bool {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
+func skipDigits(data []byte, i int) int {
+	for i < len(data) && isDigit(data[i]) {
+		i++
+	}
+	return i
+}
+
 // scanNumber scans the number at data[i], which is '-' or a digit.
 func scanNumber(data []byte, i int) (int, error) {
 	if data[i] == '-' {
@@ -124,8 +131,7 @@ func scanNumber(data []byte, i int) (int, error) {
 	case i < len(data) && data[i] == '0':
 		i++
 	case i < len(data) && '1' <= data[i] && data[i] <= '9':
-		for i++; i < len(data) && isDigit(data[i]); i++ {
-		}
+		i = skipDigits(data, i+1)
 	default:
 		return 0, syntaxErrorAt(data, i, "in numeric literal")
 	}
@@ -134,8 +140,7 @@ func scanNumber(data []byte, i int) (int, error) {
 		if i >= len(data) || !isDigit(data[i]) {
 			return 0, syntaxErrorAt(data, i, "after decimal point in numeric literal")
 		}
-		for i++; i < len(data) && isDigit(data[i]); i++ {
-		}
+		i = skipDigits(data, i+1)
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
 		i++
@@ -145,8 +150,7 @@ func scanNumber(data []byte, i int) (int, error) {
 		if i >= len(data) || !isDigit(data[i]) {
 			return 0, syntaxErrorAt(data, i, "in exponent of numeric literal")
 		}
-		for i++; i < len(data) && isDigit(data[i]); i++ {
-		}
+		i = skipDigits(data, i+1)
 	}
 	return i, nil
 }

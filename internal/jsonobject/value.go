@@ -22,12 +22,16 @@ const (
 
 // String names k for an error message: "bool", "string".
 func (k Kind) String() string {
-	return [...]string{Null: "null", Bool: "bool", Number: "number", String: "string", Array: "array", Object: "object"}[k]
+	return [...]string{
+		Null: "null", Bool: "bool", Number: "number", String: "string", Array: "array", Object: "object",
+	}[k]
 }
 
 // Phrase names k for a sentence: "a boolean", "an array".
 func (k Kind) Phrase() string {
-	return [...]string{Null: "null", Bool: "a boolean", Number: "a number", String: "a string", Array: "an array", Object: "an object"}[k]
+	return [...]string{
+		Null: "null", Bool: "a boolean", Number: "a number", String: "a string", Array: "an array", Object: "an object",
+	}[k]
 }
 
 // KindOf is the kind of raw, a value as Read returns it, by its first byte.
