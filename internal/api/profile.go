@@ -112,7 +112,8 @@ func handlePostProfile(p *publishing) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		e := profile.Event{PatientID: req.PatientID, FirstName: req.FirstName, LastName: req.LastName, IsPregnant: req.IsPregnant, Sex: req.Sex}
+		e := profile.Event{PatientID: req.PatientID, FirstName: req.FirstName, LastName: req.LastName,
+			IsPregnant: req.IsPregnant, Sex: req.Sex}
 		if !p.publish(w, r, &e) {
 			return
 		}
@@ -127,7 +128,7 @@ var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return
 func readBody(b []byte, r io.Reader) ([]byte, error) {
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			b = slices.Grow(b, 512)
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -144,7 +145,9 @@ func readBody(b []byte, r io.Reader) ([]byte, error) {
 // UpdatedAt for an update and DeletedAt for a deletion. It writes what encoding/json would,
 // without reflecting over a struct on every request.
 func writeStamp(w http.ResponseWriter, status int, e profile.Event, stamp string) {
-	b := make([]byte, 0, 128)
+	buf := stampBuffers.Get().(*[]byte)
+	defer stampBuffers.Put(buf)
+	b := (*buf)[:0]
 	b = append(b, `{"EventId":`...)
 	b = jsonobject.AppendString(b, e.EventID)
 	b = append(b, `,"PatientId":`...)
@@ -154,8 +157,11 @@ func writeStamp(w http.ResponseWriter, status int, e profile.Event, stamp string
 	b = append(b, `":"`...) // RFC 3339 has nothing to escape
 	b = e.UpdatedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
-	writeJSON(w, status, b)
+	writeJSON(w, status, b) // which copies b into the connection's buffer
+	*buf = b
 }
+
+var stampBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 160); return &b }}
 
 // handleDeleteProfile publishes a deletion of the patient in the path: the replica keeps only a
 // tombstone, which no older event can overwrite. 202: the erasure is accepted and published,
@@ -254,7 +260,8 @@ func bodyError(err error) *apiError {
 	case errors.As(err, &variant):
 		// encoding/json would read "patientid" as PatientId; the contract's names are exact.
 		e := errorf(kindInvalid, "field names are case-sensitive")
-		e.fields = []fieldError{fieldProblem(variant.Name, fmt.Sprintf("names are case-sensitive; the field is %q", variant.Field))}
+		detail := fmt.Sprintf("names are case-sensitive; the field is %q", variant.Field)
+		e.fields = []fieldError{fieldProblem(variant.Name, detail)}
 		return e
 	case errors.As(err, &invalid):
 		// Go's JSON decoder would have turned the bytes into U+FFFD without a word.
@@ -312,13 +319,13 @@ func validate(raw *[numNames][]byte, unknown []jsonobject.Member) (profileReques
 			*f.dst = v
 		}
 	}
-	sex, problem := stringField(raw[nameSex])
-	switch {
-	case problem != "":
-		bad("Sex", problem)
-	case raw[nameSex] == nil || jsonobject.KindOf(raw[nameSex]) == jsonobject.Null:
+	switch sex := raw[nameSex]; {
+	case sex == nil || jsonobject.KindOf(sex) == jsonobject.Null:
+	case jsonobject.KindOf(sex) != jsonobject.String:
+		bad("Sex", "must be a string, got "+jsonobject.KindOf(sex).Phrase())
 	default:
-		code, ok := sexCode(sex)
+		var buf [16]byte // the event carries the code, so the string sent is not kept
+		code, ok := sexCode(jsonobject.AppendUnquoted(buf[:0], sex))
 		if !ok {
 			bad("Sex", "must be one of "+strings.Join(sexCodes, ", ")+" (any case)")
 		}
@@ -335,7 +342,7 @@ func validate(raw *[numNames][]byte, unknown []jsonobject.Member) (profileReques
 
 // sexCode matches s against sexCodes ignoring ASCII case only: Unicode case folding would let
 // the Kelvin sign stand for a 'k'.
-func sexCode(s string) (string, bool) {
+func sexCode(s []byte) (string, bool) {
 	for _, code := range sexCodes {
 		if equalASCIIFold(s, code) {
 			return code, true
@@ -345,12 +352,12 @@ func sexCode(s string) (string, bool) {
 }
 
 // equalASCIIFold reports whether s is lower, a lower-case ASCII word, in any ASCII case.
-func equalASCIIFold(s, lower string) bool {
+func equalASCIIFold[T string | []byte](s T, lower string) bool {
 	if len(s) != len(lower) {
 		return false
 	}
 	for i := range len(s) {
-		if c := s[i]; c != lower[i] && !('A' <= c && c <= 'Z' && c+('a'-'A') == lower[i]) {
+		if c := s[i]; c != lower[i] && (c < 'A' || c > 'Z' || c+('a'-'A') != lower[i]) {
 			return false
 		}
 	}
@@ -391,7 +398,7 @@ func flexibleBool(raw []byte) (bool, string) {
 		return false, want + ", got " + jsonobject.KindOf(raw).Phrase()
 	}
 	var buf [16]byte
-	switch s := string(bytes.TrimSpace(jsonobject.AppendUnquoted(buf[:0], raw))); {
+	switch s := bytes.TrimSpace(jsonobject.AppendUnquoted(buf[:0], raw)); {
 	case equalASCIIFold(s, "true"):
 		return true, ""
 	case equalASCIIFold(s, "false"):

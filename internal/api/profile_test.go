@@ -23,11 +23,19 @@ func TestWriteStampIsEncodingJSON(t *testing.T) {
 	}{
 		{"an update", profile.Event{EventID: "0193c1f0-0000-7000-8000-000000000001", PatientID: "a.B-9",
 			UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 123_456_789, time.UTC)}, http.StatusCreated, "UpdatedAt"},
-		{"a whole second", profile.Event{EventID: "e", PatientID: "1", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
+		{
+			"a whole second",
+			profile.Event{EventID: "e", PatientID: "1", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
 			http.StatusCreated, "UpdatedAt"},
-		{"a deletion", profile.Event{EventID: "e", PatientID: "1", Deleted: true, UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 5, time.UTC)},
+		{
+			"a deletion",
+			profile.Event{EventID: "e", PatientID: "1", Deleted: true,
+				UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 5, time.UTC)},
 			http.StatusAccepted, "DeletedAt"},
-		{"strings to escape", profile.Event{EventID: `<"&">`, PatientID: "\u2028\x01", UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
+		{
+			"strings to escape",
+			profile.Event{EventID: `<"&">`, PatientID: "\u2028\x01",
+				UpdatedAt: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC)},
 			http.StatusCreated, "UpdatedAt"},
 	}
 	for _, tt := range tests {
@@ -50,8 +58,8 @@ func TestWriteStampIsEncodingJSON(t *testing.T) {
 				PatientID string `json:"PatientId"`
 			}{tt.e.EventID, tt.e.PatientID})
 			require.NoError(t, err)
-			assert.Equal(t, string(order[:len(order)-1])+`,"`+tt.stamp+`":"`+tt.e.UpdatedAt.Format(time.RFC3339Nano)+"\"}\n",
-				got.Body.String())
+			stamp := `,"` + tt.stamp + `":"` + tt.e.UpdatedAt.Format(time.RFC3339Nano) + "\"}\n"
+			assert.Equal(t, string(order[:len(order)-1])+stamp, got.Body.String())
 		})
 	}
 }

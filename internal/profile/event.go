@@ -28,8 +28,9 @@ type Event struct {
 	Deleted bool
 }
 
-// wireEvent is Event as MarshalJSON writes it (by hand, in AppendJSON; the tests compare the two). Decode does not use it: encoding/json matches names
-// case-insensitively and lets a repeated name win silently, and the contract allows neither.
+// wireEvent is Event as MarshalJSON writes it (by hand, in AppendJSON; the tests compare the
+// two). Decode does not use it: encoding/json matches names case-insensitively and lets a
+// repeated name win silently, and the contract allows neither.
 type wireEvent struct {
 	EventID    string `json:"EventId"`
 	PatientID  string `json:"PatientId"`
@@ -105,7 +106,8 @@ func Decode(value []byte) (Event, error) {
 func decodeDeletion(e Event, raw [numFields][]byte, deletedAt string) (Event, error) {
 	for _, f := range [...]int{fieldUpdatedAt, fieldFirstName, fieldLastName, fieldIsPregnant, fieldSex} {
 		if raw[f] != nil {
-			return Event{}, fmt.Errorf("decode event: %s: a deletion (DeletedAt) carries no %s", fieldNames[f], fieldNames[f])
+			return Event{}, fmt.Errorf("decode event: %s: a deletion (DeletedAt) carries no %s",
+				fieldNames[f], fieldNames[f])
 		}
 	}
 	if deletedAt == "" {
@@ -132,7 +134,9 @@ const (
 	numFields
 )
 
-var fieldNames = [numFields]string{"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt", "DeletedAt"}
+var fieldNames = [numFields]string{
+	"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt", "DeletedAt",
+}
 
 // eventObject reads an event's top-level object: the contract's names exactly, and the others
 // (ignored here) only checked for repeats.
