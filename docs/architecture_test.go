@@ -80,7 +80,9 @@ func TestArchitectureRules(t *testing.T) {
 			name: "the loop depends on no adapter",
 			forbidden: func(p string) bool {
 				if l, ok := local(p); ok {
-					return !slices.Contains([]string{"internal/message", "internal/profile", "internal/tracing"}, l)
+					return !slices.Contains([]string{
+						"internal/message", "internal/profile", "internal/jsonobject", "internal/tracing",
+					}, l)
 				}
 				return strings.HasPrefix(p, kafkaGo) || strings.HasPrefix(p, "github.com/aws/") ||
 					strings.HasPrefix(p, "github.com/twmb/") || strings.HasPrefix(p, "github.com/prometheus/")
@@ -89,10 +91,13 @@ func TestArchitectureRules(t *testing.T) {
 			of:   []string{"internal/consumer"},
 		},
 		{
-			name:      "the event contract depends on nothing of the module",
-			forbidden: func(p string) bool { _, ok := local(p); return ok },
-			deps:      true,
-			of:        []string{"internal/profile", "internal/message", "internal/config"},
+			name: "the event contract depends on nothing of the module but its JSON reader",
+			forbidden: func(p string) bool {
+				l, ok := local(p)
+				return ok && l != "internal/jsonobject"
+			},
+			deps: true,
+			of:   []string{"internal/profile", "internal/message", "internal/config", "internal/jsonobject"},
 		},
 	}
 	for _, tt := range tests {

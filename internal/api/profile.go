@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +11,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ankitamadan/patient-profile/internal/jsonobject"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/problem"
 	"github.com/ankitamadan/patient-profile/internal/profile"
@@ -48,13 +49,6 @@ type profileRequest struct {
 	LastName   string
 	IsPregnant bool
 	Sex        string
-}
-
-// profileResponse is the 201 body: enough for the client to recognise its event downstream.
-type profileResponse struct {
-	EventID   string `json:"EventId"`
-	PatientID string `json:"PatientId"`
-	UpdatedAt string `json:"UpdatedAt"`
 }
 
 // publishing is what the write routes share: one stamp, and a bound on the publishes waiting
@@ -99,7 +93,10 @@ func handlePostProfile(p *publishing) http.Handler {
 			problem.Write(w, r, err)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		buf := bodyBuffers.Get().(*[]byte)
+		defer bodyBuffers.Put(buf)
+		body, err := readBody((*buf)[:0], http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		*buf = body[:0] // keeps the capacity a large body needed; parseProfile copies what it keeps
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -114,24 +111,56 @@ func handlePostProfile(p *publishing) http.Handler {
 			problem.Write(w, r, err)
 			return
 		}
-		e := profile.Event{PatientID: req.PatientID, FirstName: req.FirstName, LastName: req.LastName, IsPregnant: req.IsPregnant, Sex: req.Sex}
+		e := profile.Event{PatientID: req.PatientID, FirstName: req.FirstName, LastName: req.LastName,
+			IsPregnant: req.IsPregnant, Sex: req.Sex}
 		if !p.publish(w, r, &e) {
 			return
 		}
-		encode(w, http.StatusCreated, profileResponse{
-			EventID:   e.EventID,
-			PatientID: e.PatientID,
-			UpdatedAt: e.UpdatedAt.Format(time.RFC3339Nano),
-		})
+		writeStamp(w, http.StatusCreated, e, "UpdatedAt")
 	})
 }
 
-// deletionResponse is the 202 body: the deletion's stamp.
-type deletionResponse struct {
-	EventID   string `json:"EventId"`
-	PatientID string `json:"PatientId"`
-	DeletedAt string `json:"DeletedAt"`
+// bodyBuffers recycles request bodies: nothing read from one outlives its request.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// readBody appends what r holds to b, as io.ReadAll does into a buffer of its own.
+func readBody(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, 512)
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
+
+// writeStamp answers with the event's stamp: {"EventId","PatientId",stamp}, stamp being
+// UpdatedAt for an update and DeletedAt for a deletion. It writes what encoding/json would,
+// without reflecting over a struct on every request.
+func writeStamp(w http.ResponseWriter, status int, e profile.Event, stamp string) {
+	buf := stampBuffers.Get().(*[]byte)
+	defer stampBuffers.Put(buf)
+	b := (*buf)[:0]
+	b = append(b, `{"EventId":`...)
+	b = jsonobject.AppendString(b, e.EventID)
+	b = append(b, `,"PatientId":`...)
+	b = jsonobject.AppendString(b, e.PatientID)
+	b = append(b, `,"`...)
+	b = append(b, stamp...)
+	b = append(b, `":"`...) // RFC 3339 has nothing to escape
+	b = e.UpdatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, "\"}\n"...)
+	writeJSON(w, status, b) // which copies b into the connection's buffer
+	*buf = b
+}
+
+var stampBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 160); return &b }}
 
 // handleDeleteProfile publishes a deletion of the patient in the path: the replica keeps only a
 // tombstone, which no older event can overwrite. 202: the erasure is accepted and published,
@@ -141,24 +170,24 @@ func handleDeleteProfile(p *publishing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "PatientId")
 		if !profile.ValidPatientID(id) {
-			problem.Write(w, r, problem.InvalidField("the patient id in the path is invalid", "PatientId", profile.PatientIDRule))
+			problem.Write(w, r,
+				problem.InvalidField("the patient id in the path is invalid", "PatientId", profile.PatientIDRule))
 			return
 		}
 		e := profile.Event{PatientID: id, Deleted: true}
 		if !p.publish(w, r, &e) {
 			return
 		}
-		encode(w, http.StatusAccepted, deletionResponse{
-			EventID:   e.EventID,
-			PatientID: e.PatientID,
-			DeletedAt: e.UpdatedAt.Format(time.RFC3339Nano),
-		})
+		writeStamp(w, http.StatusAccepted, e, "DeletedAt")
 	})
 }
 
 // checkContentType accepts application/json, with parameters, and a charset only if it is UTF-8:
 // the body is read as UTF-8 whatever the header says.
 func checkContentType(header string) error {
+	if header == "application/json" { // what nearly every client sends, without parsing it
+		return nil
+	}
 	if header == "" {
 		return problem.Errorf(problem.UnsupportedMediaType, "send Content-Type: application/json")
 	}
@@ -172,26 +201,34 @@ func checkContentType(header string) error {
 	return nil
 }
 
+// The names a request may use, as indexes into requestObject.Names.
+const (
+	namePatientID = iota
+	nameFirstName
+	nameLastName
+	nameIsPregnant
+	nameSex
+	nameEventID
+	nameUpdatedAt
+	numNames
+)
+
+// requestObject reads a request body. The server's fields are among its names, so that a case
+// variant of one is refused as such, and the field itself is refused by validate.
+var requestObject = &jsonobject.Reader{Names: slices.Concat(requestFields, serverFields)}
+
+// fieldList is the answer to a client that sends a field outside requestFields.
+var fieldList = strings.Join(requestFields, ", ")
+
 // parseProfile reads a body as one JSON object and checks every field, so that the 400 names
-// every bad field at once rather than the first one encoding/json meets. Its error is an
-// *apiError.
+// every bad field at once rather than the first one a decoder meets. Its error is an *problem.Error.
 func parseProfile(body []byte) (profileRequest, error) {
-	fields, err := decodeObject(body)
+	var raw [numNames][]byte
+	unknown, err := requestObject.Read(body, raw[:])
 	if err != nil {
-		return profileRequest{}, err
+		return profileRequest{}, bodyError(err)
 	}
-	// encoding/json turns invalid UTF-8 in a string into U+FFFD without a word. Refuse it
-	// instead: the raw values still hold the bytes as sent, which says which field has them.
-	if !utf8.Valid(body) {
-		e := problem.Errorf(problem.Invalid, "the body is not valid UTF-8")
-		for _, name := range sortedKeys(fields) {
-			if !utf8.Valid(fields[name]) {
-				e.Fields = append(e.Fields, problem.FieldError(name, "is not valid UTF-8"))
-			}
-		}
-		return profileRequest{}, e
-	}
-	req, problems := validate(fields)
+	req, problems := validate(&raw, unknown)
 	if len(problems) > 0 {
 		e := problem.Errorf(problem.Invalid, "%d field(s) are invalid; see errors", len(problems))
 		e.Fields = problems
@@ -200,145 +237,104 @@ func parseProfile(body []byte) (profileRequest, error) {
 	return req, nil
 }
 
-// decodeObject returns the raw fields of the one JSON object in body, in one pass. It refuses a
-// name given twice (which value wins depends on the parser, so a request could pass one check
-// here and do something else downstream) and a name that matches a field only when case is
-// ignored (encoding/json would read "patientid" as PatientId; the contract's names are exact),
-// naming the field.
-func decodeObject(body []byte) (map[string]json.RawMessage, error) {
-	malformed := func(err error) error {
-		return problem.Errorf(problem.Invalid, "the body is not well-formed JSON: %v", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
+// bodyError words for the client why requestObject refused a body.
+func bodyError(err error) *problem.Error {
+	var (
+		notObject *jsonobject.NotObjectError
+		repeated  *jsonobject.DuplicateError
+		variant   *jsonobject.CaseError
+		invalid   *jsonobject.UTF8Error
+	)
 	switch {
-	case errors.Is(err, io.EOF):
-		return nil, problem.Errorf(problem.Invalid, "the body is empty; send a JSON object")
-	case err != nil:
-		return nil, malformed(err)
-	case tok != json.Delim('{'):
-		return nil, problem.Errorf(problem.Invalid, "the body must be a JSON object, got %s", tokenKind(tok))
-	}
-	fields := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, malformed(err)
+	case errors.Is(err, jsonobject.ErrEmpty):
+		return problem.Errorf(problem.Invalid, "the body is empty; send a JSON object")
+	case errors.Is(err, jsonobject.ErrTrailing):
+		return problem.Errorf(problem.Invalid, "the body must be one JSON object, with nothing after it")
+	case errors.As(err, &notObject):
+		return problem.Errorf(problem.Invalid, "the body must be a JSON object, got %s", notObject.Got.Phrase())
+	case errors.As(err, &repeated):
+		// Which value wins depends on the parser, so a request could pass one check here and do
+		// something else downstream.
+		e := problem.Errorf(problem.Invalid, "a field is given more than once")
+		e.Fields = []problem.Field{problem.FieldError(repeated.Name, "appears more than once")}
+		return e
+	case errors.As(err, &variant):
+		// encoding/json would read "patientid" as PatientId; the contract's names are exact.
+		e := problem.Errorf(problem.Invalid, "field names are case-sensitive")
+		detail := fmt.Sprintf("names are case-sensitive; the field is %q", variant.Field)
+		e.Fields = []problem.Field{problem.FieldError(variant.Name, detail)}
+		return e
+	case errors.As(err, &invalid):
+		// Go's JSON decoder would have turned the bytes into U+FFFD without a word.
+		e := problem.Errorf(problem.Invalid, "the body is not valid UTF-8")
+		for _, name := range invalid.Names {
+			e.Fields = append(e.Fields, problem.FieldError(name, "is not valid UTF-8"))
 		}
-		name := tok.(string) // inside an object, Token returns names, unescaped
-		if _, dup := fields[name]; dup {
-			e := problem.Errorf(problem.Invalid, "a field is given more than once")
-			e.Fields = []problem.Field{problem.FieldError(name, "appears more than once")}
-			return nil, e
-		}
-		if known, ok := caseVariant(name); ok {
-			e := problem.Errorf(problem.Invalid, "field names are case-sensitive")
-			e.Fields = []problem.Field{problem.FieldError(name, fmt.Sprintf("names are case-sensitive; the field is %q", known))}
-			return nil, e
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, malformed(err)
-		}
-		fields[name] = raw
+		slices.SortStableFunc(e.Fields, func(a, b problem.Field) int { return strings.Compare(a.Field, b.Field) })
+		return e
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, malformed(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, problem.Errorf(problem.Invalid, "the body must be one JSON object, with nothing after it")
-	}
-	return fields, nil
-}
-
-// caseVariant returns the field name equals when case is ignored, if it is not that name.
-func caseVariant(name string) (string, bool) {
-	for _, fields := range [][]string{requestFields, serverFields} {
-		for _, known := range fields {
-			if name != known && strings.EqualFold(name, known) {
-				return known, true
-			}
-		}
-	}
-	return "", false
-}
-
-// tokenKind names a JSON token's type for an error message, without echoing it.
-func tokenKind(tok json.Token) string {
-	switch tok.(type) {
-	case json.Delim:
-		return "an array"
-	case string:
-		return "a string"
-	case float64, json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	default:
-		return "null"
-	}
+	return problem.Errorf(problem.Invalid, "the body is not well-formed JSON: %v", err)
 }
 
 // validate checks each field and returns the request, or what is wrong, field by field in name
 // order.
-func validate(fields map[string]json.RawMessage) (profileRequest, []problem.Field) {
+func validate(raw *[numNames][]byte, unknown []jsonobject.Member) (profileRequest, []problem.Field) {
 	var req profileRequest
 	var problems []problem.Field
-	bad := func(field, format string, args ...any) {
-		problems = append(problems, problem.FieldError(field, fmt.Sprintf(format, args...)))
-	}
+	bad := func(field, detail string) { problems = append(problems, problem.FieldError(field, detail)) }
 
-	for _, name := range sortedKeys(fields) {
-		switch {
-		case slices.Contains(serverFields, name):
-			bad(name, "is stamped by the server; leave it out")
-		case !slices.Contains(requestFields, name):
-			bad(name, "is not a field of a patient profile; the fields are %s", strings.Join(requestFields, ", "))
+	for _, f := range [...]int{nameEventID, nameUpdatedAt} {
+		if raw[f] != nil {
+			bad(requestObject.Names[f], "is stamped by the server; leave it out")
 		}
 	}
+	for _, m := range unknown {
+		bad(m.Name, "is not a field of a patient profile; the fields are "+fieldList)
+	}
 
-	id, err := optionalString(fields["PatientId"])
+	id, why := stringField(raw[namePatientID])
 	switch {
-	case err != nil:
-		bad("PatientId", "%v", err)
+	case why != "":
+		bad("PatientId", why)
 	case id == "":
 		bad("PatientId", "is required")
 	case !profile.ValidPatientID(id):
-		bad("PatientId", "%s", profile.PatientIDRule)
+		bad("PatientId", profile.PatientIDRule)
 	default:
 		req.PatientID = id
 	}
-	for _, f := range []struct {
-		name string
+	for _, f := range [...]struct {
+		name int
 		dst  *string
-	}{{"FirstName", &req.FirstName}, {"LastName", &req.LastName}} {
-		v, err := optionalString(fields[f.name])
+	}{{nameFirstName, &req.FirstName}, {nameLastName, &req.LastName}} {
+		name := requestObject.Names[f.name]
+		v, why := stringField(raw[f.name])
 		switch {
-		case err != nil:
-			bad(f.name, "%v", err)
+		case why != "":
+			bad(name, why)
 		case utf8.RuneCountInString(v) > maxNameRunes:
-			bad(f.name, "must be at most %d characters", maxNameRunes)
+			bad(name, fmt.Sprintf("must be at most %d characters", maxNameRunes))
 		case strings.ContainsFunc(v, unicode.IsControl):
-			bad(f.name, "must not contain control characters")
+			bad(name, "must not contain control characters")
 		default:
 			*f.dst = v
 		}
 	}
-	sex, err := optionalString(fields["Sex"])
-	switch {
-	case err != nil:
-		bad("Sex", "%v", err)
-	case isAbsent(fields["Sex"]):
+	switch sex := raw[nameSex]; {
+	case sex == nil || jsonobject.KindOf(sex) == jsonobject.Null:
+	case jsonobject.KindOf(sex) != jsonobject.String:
+		bad("Sex", "must be a string, got "+jsonobject.KindOf(sex).Phrase())
 	default:
-		code, ok := sexCode(sex)
+		var buf [16]byte // the event carries the code, so the string sent is not kept
+		code, ok := sexCode(jsonobject.AppendUnquoted(buf[:0], sex))
 		if !ok {
-			bad("Sex", "must be one of %s (any case)", strings.Join(sexCodes, ", "))
+			bad("Sex", "must be one of "+strings.Join(sexCodes, ", ")+" (any case)")
 		}
 		req.Sex = code
 	}
-	pregnant, err := flexibleBool(fields["IsPregnant"])
-	if err != nil {
-		bad("IsPregnant", "%v", err)
+	pregnant, why := flexibleBool(raw[nameIsPregnant])
+	if why != "" {
+		bad("IsPregnant", why)
 	}
 	req.IsPregnant = pregnant
 	slices.SortStableFunc(problems, func(a, b problem.Field) int { return strings.Compare(a.Field, b.Field) })
@@ -347,81 +343,57 @@ func validate(fields map[string]json.RawMessage) (profileRequest, []problem.Fiel
 
 // sexCode matches s against sexCodes ignoring ASCII case only: Unicode case folding would let
 // the Kelvin sign stand for a 'k'.
-func sexCode(s string) (string, bool) {
-	lower := strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + ('a' - 'A')
+func sexCode(s []byte) (string, bool) {
+	for _, code := range sexCodes {
+		if equalASCIIFold(s, code) {
+			return code, true
 		}
-		return r
-	}, s)
-	if slices.Contains(sexCodes, lower) {
-		return lower, true
 	}
 	return "", false
 }
 
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// equalASCIIFold reports whether s is lower, a lower-case ASCII word, in any ASCII case.
+func equalASCIIFold[T string | []byte](s T, lower string) bool {
+	if len(s) != len(lower) {
+		return false
 	}
-	slices.Sort(keys)
-	return keys
+	for i := range len(s) {
+		if c := s[i]; c != lower[i] && (c < 'A' || c > 'Z' || c+('a'-'A') != lower[i]) {
+			return false
+		}
+	}
+	return true
 }
 
-// optionalString decodes a string field; absent and null mean "".
-func optionalString(raw json.RawMessage) (string, error) {
-	if isAbsent(raw) {
-		return "", nil
+// stringField returns a string field's value, absent and null meaning "", or what is wrong with
+// it for the client.
+func stringField(raw []byte) (string, string) {
+	s, err := jsonobject.OptionalString(raw)
+	var wrongKind *jsonobject.TypeError
+	if errors.As(err, &wrongKind) {
+		return "", "must be a string, got " + wrongKind.Got.Phrase()
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("must be a string, got %s", jsonKind(raw))
-	}
-	return s, nil
+	return s, ""
 }
 
 // flexibleBool takes a JSON boolean or the strings "true"/"false" in any case, because the
-// original clients send "False". Absent and null mean false.
-func flexibleBool(raw json.RawMessage) (bool, error) {
-	if isAbsent(raw) {
-		return false, nil
+// original clients send "False". Absent and null mean false. The second result is what is wrong
+// for the client.
+func flexibleBool(raw []byte) (bool, string) {
+	const want = `must be true or false (a JSON boolean or the string "true"/"false")`
+	b, err := jsonobject.OptionalBool(raw)
+	switch {
+	case err == nil:
+		return b, ""
+	case jsonobject.KindOf(raw) != jsonobject.String:
+		return false, want + ", got " + jsonobject.KindOf(raw).Phrase()
 	}
-	var b bool
-	if err := json.Unmarshal(raw, &b); err == nil {
-		return b, nil
+	var buf [16]byte
+	switch s := bytes.TrimSpace(jsonobject.AppendUnquoted(buf[:0], raw)); {
+	case equalASCIIFold(s, "true"):
+		return true, ""
+	case equalASCIIFold(s, "false"):
+		return false, ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "true":
-			return true, nil
-		case "false":
-			return false, nil
-		}
-		return false, errors.New(`must be true or false (a JSON boolean or the string "true"/"false")`)
-	}
-	return false, fmt.Errorf(`must be true or false (a JSON boolean or the string "true"/"false"), got %s`, jsonKind(raw))
-}
-
-func isAbsent(raw json.RawMessage) bool {
-	return raw == nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
-}
-
-// jsonKind names a JSON value's type for an error message, without echoing the value.
-func jsonKind(raw json.RawMessage) string {
-	switch b := bytes.TrimSpace(raw); {
-	case len(b) == 0:
-		return "nothing"
-	case b[0] == '"':
-		return "a string"
-	case b[0] == '{':
-		return "an object"
-	case b[0] == '[':
-		return "an array"
-	case b[0] == 't' || b[0] == 'f':
-		return "a boolean"
-	default:
-		return "a number"
-	}
+	return false, want
 }

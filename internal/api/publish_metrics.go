@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,25 +31,30 @@ func measurePublishes(pub publisher, reg prometheus.Registerer) publisher {
 		}, []string{"outcome"}),
 	}
 	reg.MustRegister(m.published, m.failed, m.duration)
+	// Each outcome's series is looked up once, at its first publish, so that (as ever) neither
+	// shows in /metrics before it has a count.
+	m.publishedDuration = sync.OnceValue(func() prometheus.Observer { return m.duration.WithLabelValues("published") })
+	m.failedDuration = sync.OnceValue(func() prometheus.Observer { return m.duration.WithLabelValues("failed") })
 	return m
 }
 
 type measuredPublisher struct {
-	next              publisher
-	published, failed prometheus.Counter
-	duration          *prometheus.HistogramVec
+	next                              publisher
+	published, failed                 prometheus.Counter
+	duration                          *prometheus.HistogramVec
+	publishedDuration, failedDuration func() prometheus.Observer
 }
 
 func (m *measuredPublisher) Publish(ctx context.Context, e profile.Event) error {
 	start := time.Now()
 	err := m.next.Publish(ctx, e)
-	outcome := "published"
+	took := time.Since(start).Seconds()
 	if err != nil {
-		outcome = "failed"
 		m.failed.Inc()
-	} else {
-		m.published.Inc()
+		m.failedDuration().Observe(took)
+		return err
 	}
-	m.duration.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	return err
+	m.published.Inc()
+	m.publishedDuration().Observe(took)
+	return nil
 }

@@ -37,6 +37,8 @@ type written struct {
 type loadConn struct {
 	host string
 	path string
+	// auth is the Authorization header line, from the URL's password, or empty.
+	auth string
 	conn net.Conn
 	r    *bufio.Reader
 	buf  []byte
@@ -52,7 +54,11 @@ func dialLoad(ctx context.Context, rawURL string) (*loadConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loadConn{host: u.Host, path: u.Path, conn: conn, r: bufio.NewReaderSize(conn, 4096)}, nil
+	c := &loadConn{host: u.Host, path: u.Path, conn: conn, r: bufio.NewReaderSize(conn, 4096)}
+	if token, ok := u.User.Password(); ok {
+		c.auth = "Authorization: Bearer " + token + "\r\n"
+	}
+	return c, nil
 }
 
 var eventIDField = []byte(`"EventId":"`)
@@ -60,7 +66,8 @@ var eventIDField = []byte(`"EventId":"`)
 // post sends one profile for patient and returns the 201's EventId.
 func (c *loadConn) post(patient string) (string, error) {
 	body := `{"PatientId":"` + patient + `","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`
-	c.buf = append(c.buf[:0], "POST "+c.path+" HTTP/1.1\r\nHost: "+c.host+"\r\nContent-Type: application/json\r\nContent-Length: "...)
+	c.buf = append(c.buf[:0], "POST "+c.path+" HTTP/1.1\r\nHost: "+c.host+"\r\n"+c.auth+
+		"Content-Type: application/json\r\nContent-Length: "...)
 	c.buf = strconv.AppendInt(c.buf, int64(len(body)), 10)
 	c.buf = append(c.buf, "\r\n\r\n"...)
 	c.buf = append(c.buf, body...)

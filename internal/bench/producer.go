@@ -152,10 +152,14 @@ func (r *runner) startProducer(ctx context.Context, name, topic string) (url str
 		return "", nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	url = "http://" + addr + "/patientprofile"
 	var cmd *exec.Cmd
 	if name == "producer" {
+		// The whole contract is on, authentication included. The load sends the token it finds
+		// in the URL's user info; the baselines get none, and would ignore it.
 		cmd = exec.Command(r.cfg.BinDir + "/producer")
-		cmd.Env = r.stack.ProducerEnv(port, "TOPIC_NAME="+topic, "LOG_LEVEL=warn")
+		cmd.Env = r.stack.ProducerEnv(port, "TOPIC_NAME="+topic, "LOG_LEVEL=warn", "API_TOKENS="+benchToken)
+		url = "http://:" + benchToken + "@" + addr + "/patientprofile"
 	} else {
 		cmd = exec.Command(r.cfg.Self, "-serve", name, "-addr", addr, "-brokers", r.stack.Brokers[0], "-topic", topic)
 	}
@@ -175,7 +179,6 @@ func (r *runner) startProducer(ctx context.Context, name, topic string) (url str
 			<-done
 		}
 	}
-	url = "http://" + addr + "/patientprofile"
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if c, err := dialLoad(ctx, url); err == nil {
 			_, err = c.post(topic + "-warmup")
@@ -190,3 +193,6 @@ func (r *runner) startProducer(ctx context.Context, name, topic string) (url str
 		}
 	}
 }
+
+// benchToken is the producer's API token in the benchmark.
+const benchToken = "bench-token-0123456789abcdef"

@@ -130,7 +130,7 @@ func TestConsumerRows(t *testing.T) {
 
 func TestProducerRows(t *testing.T) {
 	base := ProducerResult{
-		Conns: 4, HTTPCeiling: Load{Rate: 10000}, Naive: Load{Rate: 4000}, Producer: Load{Rate: 6000},
+		Conns: 4, HTTPCeiling: Load{Rate: 10000}, Naive: Load{Rate: 7500}, Producer: Load{Rate: 6000},
 		OpenLoopRate: 3000, OpenLoop: Load{P50: time.Millisecond, P99: 10 * time.Millisecond},
 	}
 	tests := []struct {
@@ -140,15 +140,13 @@ func TestProducerRows(t *testing.T) {
 		met      string
 		openLoop string
 	}{
-		{"at both bounds", func(*ProducerResult) {}, "1.50x naive producer; 0.60x HTTP ceiling", "yes", "yes"},
-		{"below 1.5x naive", func(p *ProducerResult) { p.Naive.Rate = 4001 },
-			"1.50x naive producer; 0.60x HTTP ceiling", "no", "yes"},
-		{"below 0.5x the HTTP ceiling", func(p *ProducerResult) { p.HTTPCeiling.Rate = 12001 },
-			"1.50x naive producer; 0.50x HTTP ceiling", "no", "yes"},
+		{"at the bound", func(*ProducerResult) {}, "0.80x naive producer; 0.60x HTTP ceiling", "yes", "yes"},
+		{"below 0.8x naive", func(p *ProducerResult) { p.Naive.Rate = 7501 },
+			"0.80x naive producer; 0.60x HTTP ceiling", "no", "yes"},
 		{"open loop p99 over 10 ms", func(p *ProducerResult) { p.OpenLoop.P99 += time.Microsecond },
-			"1.50x naive producer; 0.60x HTTP ceiling", "yes", "no"},
+			"0.80x naive producer; 0.60x HTTP ceiling", "yes", "no"},
 		{"open loop with errors", func(p *ProducerResult) { p.OpenLoop.Errors = 1 },
-			"1.50x naive producer; 0.60x HTTP ceiling", "yes", "no"},
+			"0.80x naive producer; 0.60x HTTP ceiling", "yes", "no"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,7 +157,7 @@ func TestProducerRows(t *testing.T) {
 			assert.Equal(t, "HTTP ceiling: the same route, a publisher that does nothing (4 connections)", rows[0].Measure)
 			assert.Equal(t, "producer", rows[2].Measure)
 			assert.Equal(t, tt.ratio, rows[2].Ratio)
-			assert.Equal(t, "≥ 1.5x naive; ≥ 0.5x HTTP ceiling", rows[2].Target)
+			assert.Equal(t, "≥ 0.8x naive producer", rows[2].Target)
 			assert.Equal(t, tt.met, rows[2].Met, "producer")
 			assert.Equal(t, "producer at half its max rate, open loop (3,000 req/s)", rows[3].Measure)
 			assert.Equal(t, "p99 ≤ 10 ms", rows[3].Target)

@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
@@ -37,36 +36,48 @@ const (
 // Publisher publishes patient.profile.updated events.
 type Publisher struct {
 	w      *kafka.Writer
-	source string
+	source []byte
+	// spanName and tracer are the publish span's, made once rather than per event.
+	spanName string
+	tracer   trace.Tracer
 }
 
 // NewPublisher returns a Publisher for the topic, whose events say they come from source (the
 // CloudEvents source, a URI reference). It shares one Writer (and so one set of connections)
-// across all requests.
+// across all requests. Its spans come from the tracer provider installed when it is made.
 func NewPublisher(c Cluster, topic, source string) *Publisher {
-	return &Publisher{w: newKafkaWriter(c, topic), source: source}
+	return &Publisher{
+		w: newKafkaWriter(c, topic), source: []byte(source), spanName: topic + " publish", tracer: tracing.Tracer(),
+	}
 }
+
+// producerSpan is made once, slice and all: options passed one by one are an allocation per
+// event.
+var producerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
 // Publish writes e keyed by its PatientId, with CloudEvents headers, and returns once every
 // in-sync replica has it.
 func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
 	buf := valueBuffers.Get().(*[]byte)
 	value := e.AppendJSON((*buf)[:0])
-	ctx, span := tracing.Tracer().Start(ctx, p.w.Topic+" publish", trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
+	ctx, span := p.tracer.Start(ctx, p.spanName, producerSpan...)
+	defer span.End()
+	if span.IsRecording() { // without an exporter no span records, and the attributes would go nowhere
+		span.SetAttributes(
 			attribute.String("messaging.system", "kafka"),
 			attribute.String("messaging.operation.type", "send"),
 			attribute.String("messaging.destination.name", p.w.Topic),
 			attribute.String("messaging.message.id", e.EventID),
-		))
-	defer span.End()
+		)
+	}
+	headers, key := p.cloudEvent(e)
 	// The headers carry the publish span's context, so the consumer's span is its child.
-	headers := toKafkaHeaders(tracing.Inject(ctx, p.cloudEvent(e)))
-	msgs := []kafka.Message{{Key: []byte(e.PatientID), Value: value, Headers: headers}}
+	tracing.Inject(ctx, func(k, v string) { headers = append(headers, kafka.Header{Key: k, Value: []byte(v)}) })
+	msgs := []kafka.Message{{Key: key, Value: value, Headers: headers}}
 	if e.Deleted {
 		// Then the key with a null value, a Kafka tombstone, so that a compacted topic forgets
 		// the patient's earlier values. One write: same key, same partition, in this order.
-		msgs = append(msgs, kafka.Message{Key: []byte(e.PatientID)})
+		msgs = append(msgs, kafka.Message{Key: key})
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		span.RecordError(err)
@@ -80,24 +91,41 @@ func (p *Publisher) Publish(ctx context.Context, e profile.Event) error {
 	return nil
 }
 
-// cloudEvent returns e's CloudEvents headers. ce_type says whether it is an update or a
-// deletion, ce_time is its stamp (UpdatedAt or DeletedAt) to the nanosecond, and ce_subject its
-// PatientId (an id, never patient data).
-func (p *Publisher) cloudEvent(e profile.Event) []message.Header {
-	typ := EventType
+// The header values that never change. kafka-go only reads them, so every message shares them.
+var (
+	specVersion     = []byte("1.0")
+	jsonContentType = []byte("application/json")
+	typeUpdated     = []byte(EventType)
+	typeDeleted     = []byte(EventTypeDeleted)
+)
+
+// cloudEvent returns e's CloudEvents headers, with room for the trace context, and its PatientId
+// as bytes for the key. ce_type says whether it is an update or a deletion, ce_time is its stamp
+// (UpdatedAt or DeletedAt) to the nanosecond, and ce_subject its PatientId (an id, never patient
+// data). The values that vary share one allocation.
+func (p *Publisher) cloudEvent(e profile.Event) (headers []kafka.Header, patientID []byte) {
+	b := make([]byte, 0, len(e.EventID)+len(e.PatientID)+len(time.RFC3339Nano))
+	b = append(b, e.EventID...)
+	id := b[:len(b):len(b)]
+	b = e.UpdatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	at := b[len(id):len(b):len(b)]
+	b = append(b, e.PatientID...)
+	patientID = b[len(id)+len(at) : len(b) : len(b)]
+	typ := typeUpdated
 	if e.Deleted {
-		typ = EventTypeDeleted
+		typ = typeDeleted
 	}
-	// Room for traceparent and tracestate, which tracing.Inject appends.
-	return append(make([]message.Header, 0, 9), []message.Header{
-		{Key: HeaderSpecVersion, Value: []byte("1.0")},
-		{Key: HeaderID, Value: []byte(e.EventID)},
-		{Key: HeaderSource, Value: []byte(p.source)},
-		{Key: HeaderType, Value: []byte(typ)},
-		{Key: HeaderTime, Value: e.UpdatedAt.UTC().AppendFormat(nil, time.RFC3339Nano)},
-		{Key: HeaderSubject, Value: []byte(e.PatientID)},
-		{Key: HeaderContentType, Value: []byte("application/json")},
-	}...)
+	// Seven, and traceparent (tracestate and baggage only when a caller sent them).
+	headers = make([]kafka.Header, 0, 8)
+	return append(headers,
+		kafka.Header{Key: HeaderSpecVersion, Value: specVersion},
+		kafka.Header{Key: HeaderID, Value: id},
+		kafka.Header{Key: HeaderSource, Value: p.source},
+		kafka.Header{Key: HeaderType, Value: typ},
+		kafka.Header{Key: HeaderTime, Value: at},
+		kafka.Header{Key: HeaderSubject, Value: patientID},
+		kafka.Header{Key: HeaderContentType, Value: jsonContentType},
+	), patientID
 }
 
 // valueBuffers recycles encoded event values: once WriteMessages has returned without error,

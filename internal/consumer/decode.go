@@ -3,9 +3,9 @@ package consumer
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
+	"github.com/ankitamadan/patient-profile/internal/jsonobject"
 	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
 )
@@ -51,13 +51,13 @@ func decodeMessage(m message.Message, now time.Time, maxSkew time.Duration) (pro
 	if string(m.Key) != e.PatientID {
 		return profile.Event{}, &invalidError{ReasonKeyMismatch, fmt.Errorf(
 			"message key %s is not the event's PatientId %s: the contract keys every event by its PatientId",
-			quote(m.Key), quote([]byte(e.PatientID)))}
+			jsonobject.Quote(string(m.Key)), jsonobject.Quote(e.PatientID))}
 	}
 	if e.UpdatedAt.Sub(now) > maxSkew {
 		return profile.Event{}, &invalidError{ReasonFuture, fmt.Errorf(
 			"UpdatedAt %s is ahead of the consumer's clock (%s) by more than MAX_CLOCK_SKEW=%s: "+
 				"applied, it would outrank every later update of patient %s",
-			e.UpdatedAt.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339), maxSkew, quote([]byte(e.PatientID)))}
+			e.UpdatedAt.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339), maxSkew, jsonobject.Quote(e.PatientID))}
 	}
 	return e, nil
 }
@@ -69,14 +69,4 @@ func deadLetterReason(err error) string {
 		return invalid.reason
 	}
 	return ReasonStoreRejected
-}
-
-// quote quotes a key or an id for an error message, cut short: the message becomes a dead-letter
-// header and a log line.
-func quote(b []byte) string {
-	const maxLen = 64
-	if len(b) > maxLen {
-		return strconv.Quote(string(b[:maxLen])) + "..."
-	}
-	return strconv.Quote(string(b))
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -37,23 +39,91 @@ func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.H
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"route"})
 	reg.MustRegister(requests, duration)
+	m := &requestMetrics{requests: requests, duration: duration, series: map[seriesKey]series{}}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			// traceRequests, outside, has wrapped the writer already: one wrapper serves both.
+			ww, wrapped := w.(middleware.WrapResponseWriter)
+			if !wrapped {
+				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			}
 			start := time.Now()
 			next.ServeHTTP(ww, r)
 			took := time.Since(start)
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", RequestID(r.Context())),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", ww.Status()), slog.Duration("duration", took))
-			route := chi.RouteContext(r.Context()).RoutePattern()
+			if logger.Enabled(r.Context(), slog.LevelInfo) {
+				logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+					slog.String("request_id", RequestID(r.Context())),
+					slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.Int("status", ww.Status()), slog.Duration("duration", took))
+			}
+			route := routePattern(chi.RouteContext(r.Context()))
 			if route == "" || route == "/*" { // "/*" is the mount point: nothing in the app matched
 				route = "unmatched"
 			}
-			requests.WithLabelValues(route, strconv.Itoa(ww.Status())).Inc()
-			duration.WithLabelValues(route).Observe(took.Seconds())
+			m.observe(route, ww.Status(), took)
 		})
 	}
+}
+
+// requestMetrics keeps each route's and status's series once looked up, so that a request does
+// not format its status and hash its labels again: routes are chi's patterns and statuses few,
+// so the map stays small. A series appears in /metrics at its first request, as before.
+type requestMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	mu       sync.RWMutex
+	series   map[seriesKey]series
+}
+
+type seriesKey struct {
+	route string
+	code  int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *requestMetrics) observe(route string, code int, took time.Duration) {
+	k := seriesKey{route, code}
+	m.mu.RLock()
+	s, ok := m.series[k]
+	m.mu.RUnlock()
+	if !ok {
+		s = series{
+			requests: m.requests.WithLabelValues(route, strconv.Itoa(code)),
+			duration: m.duration.WithLabelValues(route),
+		}
+		m.mu.Lock()
+		m.series[k] = s
+		m.mu.Unlock()
+	}
+	s.requests.Inc()
+	s.duration.Observe(took.Seconds())
+}
+
+// routePattern is chi's RoutePattern, without building a string when it is one of the patterns
+// as they are: a route of ops's own, or one of the app's under its mount at "/*". It falls back
+// to chi's for anything else (nested mounts).
+func routePattern(rc *chi.Context) string {
+	if rc == nil {
+		return ""
+	}
+	var route string
+	switch p := rc.RoutePatterns; {
+	case len(p) == 1 && !strings.Contains(p[0], "/*/"):
+		route = p[0]
+	case len(p) == 2 && p[0] == "/*" && strings.HasPrefix(p[1], "/") && !strings.Contains(p[1], "/*/"):
+		// chi joins them to "/*" + p[1] and replaces the "/*/" that makes, which leaves p[1].
+		route = p[1]
+	default:
+		return rc.RoutePattern()
+	}
+	if route != "/" {
+		route = strings.TrimSuffix(strings.TrimSuffix(route, "//"), "/")
+	}
+	return route
 }
 
 // RegisterConsumer exposes the consumer's counts: outcomes, dead letters by reason, retries,

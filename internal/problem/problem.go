@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/ankitamadan/patient-profile/internal/jsonobject"
 )
 
 // Kind is what went wrong, as far as a client is concerned.
@@ -86,19 +88,15 @@ type Field struct {
 	Detail  string `json:"detail"`
 }
 
-// maxShownName bounds a field name echoed back: an unknown field's name is the client's, and a
-// huge one must not fill the answer.
-const maxShownName = 64
-
 // FieldError names a field both ways, by name and as a JSON Pointer, with what is wrong with it.
+// An unknown field's name is the client's: a huge one is shortened, so it cannot fill the answer.
 func FieldError(name, detail string) Field {
-	shown := name
-	if len(shown) > maxShownName {
-		shown = strings.ToValidUTF8(shown[:maxShownName], "") + "..."
-	}
-	pointer := "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(shown)
-	return Field{Field: shown, Pointer: pointer, Detail: detail}
+	shown := jsonobject.Shorten(name)
+	return Field{Field: shown, Pointer: "/" + pointerEscaper.Replace(shown), Detail: detail}
 }
+
+// pointerEscaper escapes a name for a JSON Pointer (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // Error is an error a handler answers with. Detail is for the client, so it never carries a
 // submitted value: values are patient data.

@@ -4,15 +4,11 @@
 package profile
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/ankitamadan/patient-profile/internal/jsonobject"
 )
 
 // Event is one patient.profile.updated message value. Its JSON form is documented in the README
@@ -32,8 +28,9 @@ type Event struct {
 	Deleted bool
 }
 
-// wireEvent is Event as MarshalJSON writes it (by hand, in AppendJSON; the tests compare the two). Decode does not use it: encoding/json matches names
-// case-insensitively and lets a repeated name win silently, and the contract allows neither.
+// wireEvent is Event as MarshalJSON writes it (by hand, in AppendJSON; the tests compare the
+// two). Decode does not use it: encoding/json matches names case-insensitively and lets a
+// repeated name win silently, and the contract allows neither.
 type wireEvent struct {
 	EventID    string `json:"EventId"`
 	PatientID  string `json:"PatientId"`
@@ -65,17 +62,16 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // case-sensitively, and a name that differs from a contract name only by case ("patientid") is
 // refused rather than read as that field or ignored. A name that appears twice at the top level
 // is refused, since which value wins depends on the parser. Other names are ignored, so that
-// producers can add fields without breaking this consumer.
+// producers can add fields without breaking this consumer. Invalid UTF-8 in a string is read as
+// U+FFFD, as encoding/json (and so every consumer so far) reads it.
 func Decode(value []byte) (Event, error) {
-	if !json.Valid(value) {
-		return Event{}, fmt.Errorf("decode event: %w", syntaxError(value))
-	}
-	raw, err := members(value)
-	if err != nil {
+	var raw [numFields][]byte
+	if _, err := eventObject.Read(value, raw[:]); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
 	var e Event
 	var updatedAt, deletedAt string
+	var err error
 	for _, s := range [...]struct {
 		field int
 		dst   *string
@@ -83,11 +79,11 @@ func Decode(value []byte) (Event, error) {
 		{fieldEventID, &e.EventID}, {fieldPatientID, &e.PatientID}, {fieldFirstName, &e.FirstName},
 		{fieldLastName, &e.LastName}, {fieldSex, &e.Sex}, {fieldUpdatedAt, &updatedAt}, {fieldDeletedAt, &deletedAt},
 	} {
-		if *s.dst, err = stringValue(raw[s.field]); err != nil {
+		if *s.dst, err = jsonobject.OptionalString(raw[s.field]); err != nil {
 			return Event{}, fmt.Errorf("decode event: %s: %w", fieldNames[s.field], err)
 		}
 	}
-	if e.IsPregnant, err = boolValue(raw[fieldIsPregnant]); err != nil {
+	if e.IsPregnant, err = jsonobject.OptionalBool(raw[fieldIsPregnant]); err != nil {
 		return Event{}, fmt.Errorf("decode event: %s: %w", fieldNames[fieldIsPregnant], err)
 	}
 	if e.PatientID == "" {
@@ -110,7 +106,8 @@ func Decode(value []byte) (Event, error) {
 func decodeDeletion(e Event, raw [numFields][]byte, deletedAt string) (Event, error) {
 	for _, f := range [...]int{fieldUpdatedAt, fieldFirstName, fieldLastName, fieldIsPregnant, fieldSex} {
 		if raw[f] != nil {
-			return Event{}, fmt.Errorf("decode event: %s: a deletion (DeletedAt) carries no %s", fieldNames[f], fieldNames[f])
+			return Event{}, fmt.Errorf("decode event: %s: a deletion (DeletedAt) carries no %s",
+				fieldNames[f], fieldNames[f])
 		}
 	}
 	if deletedAt == "" {
@@ -137,200 +134,13 @@ const (
 	numFields
 )
 
-var fieldNames = [numFields]string{"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt", "DeletedAt"}
-
-// members returns the raw value of each contract field in the top-level object of value, which
-// must be valid JSON. It refuses duplicate names and names that match a contract name only when
-// case is ignored. It walks the bytes itself rather than through json.Decoder.Token, which
-// allocates for every token: this runs for every message the consumer reads.
-func members(value []byte) ([numFields][]byte, error) {
-	var raw [numFields][]byte
-	i := skipSpace(value, 0)
-	if value[i] != '{' {
-		return raw, fmt.Errorf("must be a JSON object, got %s", kind(value[i:]))
-	}
-	i = skipSpace(value, i+1)
-	var others map[string]struct{} // names outside the contract, only to find duplicates
-	for value[i] != '}' {
-		end, escaped := scanString(value, i)
-		name := value[i+1 : end-1]
-		if escaped {
-			// "Patient\u0049d" is PatientId to every parser.
-			var s string
-			if err := json.Unmarshal(value[i:end], &s); err != nil {
-				return raw, err
-			}
-			name = []byte(s)
-		}
-		i = skipSpace(value, skipSpace(value, end)+1) // past the colon
-		valueEnd := skipValue(value, i)
-		switch f := field(name); {
-		case f >= 0 && raw[f] != nil:
-			return raw, fmt.Errorf("field %s appears more than once", quoteName(name))
-		case f >= 0:
-			raw[f] = value[i:valueEnd]
-		default:
-			if f := foldedField(name); f >= 0 {
-				return raw, fmt.Errorf("field %s: names are case-sensitive, the contract's is %q", quoteName(name), fieldNames[f])
-			}
-			if others == nil {
-				others = map[string]struct{}{}
-			}
-			if _, dup := others[string(name)]; dup {
-				return raw, fmt.Errorf("field %s appears more than once", quoteName(name))
-			}
-			others[string(name)] = struct{}{}
-		}
-		i = skipSpace(value, valueEnd)
-		if value[i] == ',' {
-			i = skipSpace(value, i+1)
-		}
-	}
-	return raw, nil
+var fieldNames = [numFields]string{
+	"EventId", "PatientId", "FirstName", "LastName", "IsPregnant", "Sex", "UpdatedAt", "DeletedAt",
 }
 
-func field(name []byte) int {
-	for f, n := range fieldNames {
-		if string(name) == n {
-			return f
-		}
-	}
-	return -1
-}
-
-// foldedField finds a contract name equal to name under Unicode case folding, as encoding/json
-// matches names.
-func foldedField(name []byte) int {
-	for f, n := range fieldNames {
-		if bytes.EqualFold(name, []byte(n)) {
-			return f
-		}
-	}
-	return -1
-}
-
-// quoteName quotes a field name for an error message, cut short: the message becomes a
-// dead-letter header.
-func quoteName(name []byte) string {
-	const maxName = 64
-	if len(name) > maxName {
-		return strconv.Quote(string(name[:maxName])) + "..."
-	}
-	return strconv.Quote(string(name))
-}
-
-// The scanning helpers below assume valid JSON (Decode checks it first) and return the index
-// just past what they skip.
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanString skips the string starting at b[i] == '"' and reports whether it holds escapes.
-func scanString(b []byte, i int) (int, bool) {
-	escaped := false
-	for i++; ; i++ {
-		switch b[i] {
-		case '\\':
-			escaped = true
-			i++
-		case '"':
-			return i + 1, escaped
-		}
-	}
-}
-
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		end, _ := scanString(b, i)
-		return end
-	case '{', '[':
-		depth := 0
-		for {
-			switch b[i] {
-			case '"':
-				i, _ = scanString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-	default: // a number, true, false or null
-		for i < len(b) && strings.IndexByte(",}] \t\n\r", b[i]) < 0 {
-			i++
-		}
-		return i
-	}
-}
-
-// stringValue decodes a string field; absent and null mean "".
-func stringValue(raw []byte) (string, error) {
-	switch {
-	case raw == nil || string(raw) == "null":
-		return "", nil
-	case raw[0] != '"':
-		return "", fmt.Errorf("must be a string, got %s", kind(raw))
-	case bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw):
-		return string(raw[1 : len(raw)-1]), nil
-	}
-	// Escapes, or invalid UTF-8 that encoding/json replaces with U+FFFD as it always has here.
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
-}
-
-// boolValue decodes a boolean field; absent and null mean false.
-func boolValue(raw []byte) (bool, error) {
-	switch string(raw) {
-	case "", "null", "false":
-		return false, nil
-	case "true":
-		return true, nil
-	}
-	return false, fmt.Errorf("must be a bool, got %s", kind(raw))
-}
-
-// kind names the type of a JSON value by its first byte, without echoing the value.
-func kind(raw []byte) string {
-	switch raw[0] {
-	case '"':
-		return "string"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case 't', 'f':
-		return "bool"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
-// syntaxError says what is wrong with a value that is not one JSON value.
-func syntaxError(value []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(value))
-	var v json.RawMessage
-	switch err := dec.Decode(&v); {
-	case errors.Is(err, io.EOF):
-		return errors.New("empty value, want a JSON object")
-	case err != nil:
-		return err
-	default:
-		return errors.New("trailing data after the JSON object")
-	}
-}
+// eventObject reads an event's top-level object: the contract's names exactly, and the others
+// (ignored here) only checked for repeats.
+var eventObject = &jsonobject.Reader{Names: fieldNames[:], ReplaceInvalidUTF8: true}
 
 // ParseTime parses an RFC 3339 timestamp with any UTC offset and any fraction width, and returns
 // it in UTC. Years outside 0001-9999 (after moving to UTC) are refused, because OrderKey relies on

@@ -56,19 +56,26 @@ func Tracer() trace.Tracer {
 	return otel.Tracer("github.com/ankitamadan/patient-profile")
 }
 
-// Inject adds ctx's trace context to a message's headers.
-func Inject(ctx context.Context, headers []message.Header) []message.Header {
-	c := headerCarrier{headers: headers}
-	otel.GetTextMapPropagator().Inject(ctx, &c)
-	return c.headers
+// Inject hands ctx's trace context to set, one header at a time, for a message to carry. A
+// callback rather than a header type: the broker writes the client's own headers, and nothing is
+// copied.
+func Inject(ctx context.Context, set func(key, value string)) {
+	otel.GetTextMapPropagator().Inject(ctx, setter(set))
 }
+
+// setter is a propagation.TextMapCarrier that can only be written to, which is all Inject needs.
+type setter func(key, value string)
+
+func (s setter) Set(key, value string) { s(key, value) }
+func (setter) Get(string) string       { return "" }
+func (setter) Keys() []string          { return nil }
 
 // Extract returns ctx with the trace context of a message's headers, if it has one.
 func Extract(ctx context.Context, headers []message.Header) context.Context {
 	return otel.GetTextMapPropagator().Extract(ctx, &headerCarrier{headers: headers})
 }
 
-// headerCarrier lets a propagator read and write Kafka headers.
+// headerCarrier lets a propagator read a message's headers.
 type headerCarrier struct{ headers []message.Header }
 
 func (c *headerCarrier) Get(key string) string {
@@ -80,15 +87,8 @@ func (c *headerCarrier) Get(key string) string {
 	return ""
 }
 
-func (c *headerCarrier) Set(key, value string) {
-	for i, h := range c.headers {
-		if h.Key == key {
-			c.headers[i].Value = []byte(value)
-			return
-		}
-	}
-	c.headers = append(c.headers, message.Header{Key: key, Value: []byte(value)})
-}
+// Set is never called: Extract only reads.
+func (c *headerCarrier) Set(string, string) {}
 
 func (c *headerCarrier) Keys() []string {
 	keys := make([]string, len(c.headers))
