@@ -57,7 +57,10 @@ test-short: ## Run the unit tests only (no dynalite, no broker)
 # corpora (testdata/fuzz) as ordinary tests; this explores beyond them. Failures are written to
 # testdata/fuzz as new seeds: commit them with the fix.
 FUZZTIME ?= 30s
-fuzz: ## Fuzz the request decoder and the event decoder, FUZZTIME each (default 30s)
+fuzz: ## Fuzz the JSON object reader, the request decoder and the event decoder, FUZZTIME each (default 30s)
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/jsonobject
+	$(GO) test -run '^$$' -fuzz '^FuzzEqualFold$$' -fuzztime $(FUZZTIME) ./internal/jsonobject
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME) ./internal/jsonobject
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./internal/api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/profile
 
@@ -90,9 +93,8 @@ bench: ## The system benchmark: consumer, producer, end to end and memory agains
 bench-micro: ## Go micro-benchmarks of the hot paths (decode, the HTTP handler); compare with benchstat
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/profile ./internal/api
 
-lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go' ':!third_party')); if [[ -n $$out ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+lint: ## golangci-lint, pinned in go.mod; .golangci.yml says which linters and why
+	$(GO) tool golangci-lint run ./...
 
 # docs/configuration.md is generated from the desc and default tags in internal/config, and the
 # package graph in docs/architecture.md from the imports; `go test ./docs` (part of `make test`)

@@ -113,7 +113,7 @@ func TestOpenAPIConformance(t *testing.T) {
 
 func TestOpenAPIServed(t *testing.T) {
 	rec := httptest.NewRecorder()
-	newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", nil))
+	newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", http.NoBody))
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "application/yaml", rec.Header().Get("Content-Type"))
 	assert.True(t, strings.HasPrefix(rec.Body.String(), "openapi: 3.1.0\n"))

@@ -69,7 +69,8 @@ func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.
 	case p.inFlight <- struct{}{}:
 		defer func() { <-p.inFlight }()
 	default:
-		problem.Write(w, r, problem.Errorf(problem.Overloaded, "%d requests are already waiting for the broker; retry later", cap(p.inFlight)))
+		problem.Write(w, r, problem.Errorf(problem.Overloaded,
+			"%d requests are already waiting for the broker; retry later", cap(p.inFlight)))
 		return false
 	}
 	e.UpdatedAt, e.EventID = p.stamper.stamp()
@@ -78,9 +79,11 @@ func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.timeout)
 	defer cancel()
 	if err := p.pub.Publish(ctx, *e); err != nil {
-		p.logger.LogAttrs(r.Context(), slog.LevelError, "publish failed", slog.String("request_id", ops.RequestID(r.Context())),
-			slog.String("event_id", e.EventID), slog.String("patient_id", e.PatientID), slog.Bool("deletion", e.Deleted), slog.String("error", err.Error()))
-		problem.Write(w, r, problem.Errorf(problem.BrokerUnavailable, "the broker did not acknowledge the event within %s; it may or may not have been written, so retry: a retry is a new, newer event", p.timeout))
+		p.logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
+			slog.String("request_id", ops.RequestID(r.Context())), slog.String("event_id", e.EventID),
+			slog.String("patient_id", e.PatientID), slog.Bool("deletion", e.Deleted), slog.String("error", err.Error()))
+		problem.Write(w, r, problem.Errorf(problem.BrokerUnavailable, "the broker did not acknowledge the event "+
+			"within %s; it may or may not have been written, so retry: a retry is a new, newer event", p.timeout))
 		return false
 	}
 	return true
@@ -196,7 +199,8 @@ func checkContentType(header string) error {
 		return problem.Errorf(problem.UnsupportedMediaType, "send Content-Type: application/json")
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return problem.Errorf(problem.UnsupportedMediaType, "the body must be UTF-8; send Content-Type: application/json without a charset or with charset=utf-8")
+		return problem.Errorf(problem.UnsupportedMediaType,
+			"the body must be UTF-8; send Content-Type: application/json without a charset or with charset=utf-8")
 	}
 	return nil
 }

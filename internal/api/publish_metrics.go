@@ -22,7 +22,8 @@ func measurePublishes(pub publisher, reg prometheus.Registerer) publisher {
 		}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "patient_profile_events_publish_failed_total",
-			Help: "Events the broker did not acknowledge in time (each answered 503). A steady rise means the broker is failing.",
+			Help: "Events the broker did not acknowledge in time (each answered 503). " +
+				"A steady rise means the broker is failing.",
 		}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "patient_profile_publish_duration_seconds",

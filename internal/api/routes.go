@@ -37,7 +37,8 @@ type Config struct {
 // NewHandler returns the Profile service's routes. Publish metrics go to reg.
 func NewHandler(logger *slog.Logger, pub publisher, cfg Config, reg prometheus.Registerer) http.Handler {
 	r := problem.NewRouter()
-	p := &publishing{logger: logger, pub: measurePublishes(pub, reg), stamper: newStamper(time.Now), timeout: cfg.PublishTimeout,
+	p := &publishing{logger: logger, pub: measurePublishes(pub, reg), stamper: newStamper(time.Now),
+		timeout:  cfg.PublishTimeout,
 		inFlight: make(chan struct{}, max(cfg.MaxInFlightPublishes, 1))}
 	r.Group(func(r chi.Router) {
 		r.Use(auth.RequireToken(cfg.Tokens))

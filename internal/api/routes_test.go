@@ -270,7 +270,7 @@ func TestAuthentication(t *testing.T) {
 			// The operational routes stay open.
 			for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, http.NoBody))
 				assert.Equal(t, http.StatusOK, rec.Code, path)
 			}
 		})
@@ -293,7 +293,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+			newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, http.NoBody))
 			problemtest.Require(t, rec, tt.wantStatus)
 			assert.Equal(t, tt.wantAllow, rec.Header().Get("Allow"))
 		})
@@ -313,7 +313,7 @@ func TestRequestID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+			req := httptest.NewRequest(http.MethodGet, "/healthz", http.NoBody)
 			req.Header.Set("X-Request-Id", tt.sent)
 			newTestHandler(&fakePublisher{}, time.Second).ServeHTTP(rec, req)
 			got := rec.Header().Get("X-Request-Id")
@@ -354,7 +354,7 @@ type gatedPublisher struct {
 	release chan struct{}
 }
 
-func (g *gatedPublisher) Publish(ctx context.Context, e profile.Event) error {
+func (g *gatedPublisher) Publish(ctx context.Context, _ profile.Event) error {
 	g.entered <- struct{}{}
 	select {
 	case <-g.release:
@@ -431,7 +431,7 @@ func TestMetrics(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			tt.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			tt.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", http.NoBody))
 			require.Equal(t, http.StatusOK, rec.Code)
 			for _, w := range tt.want {
 				assert.Contains(t, rec.Body.String(), w)
@@ -490,7 +490,7 @@ func TestDeleteProfile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := withOps(discard, tt.pub, Config{PublishTimeout: time.Second, MaxInFlightPublishes: 1, Tokens: tt.tokens})
 			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodDelete, tt.path, nil)
+			req := httptest.NewRequest(http.MethodDelete, tt.path, http.NoBody)
 			if tt.authorization != "" {
 				req.Header.Set("Authorization", tt.authorization)
 			}

@@ -112,18 +112,22 @@ func (c *loadConn) post(patient string) (string, error) {
 func (c *loadConn) close() { _ = c.conn.Close() }
 
 // closedLoop has conns connections POST back to back for d, and returns the rate and latencies.
-func closedLoop(ctx context.Context, url, prefix string, conns int, d time.Duration) (loadResult, error) {
+func closedLoop(ctx context.Context, target, prefix string, conns int, d time.Duration) (loadResult, error) {
 	var wg sync.WaitGroup
 	var errs atomic.Int64
 	lat := make([][]time.Duration, conns)
-	clients := make([]*loadConn, conns)
-	for i := range clients {
-		c, err := dialLoad(ctx, url)
+	clients := make([]*loadConn, 0, conns)
+	defer func() {
+		for _, c := range clients {
+			c.close()
+		}
+	}()
+	for range conns {
+		c, err := dialLoad(ctx, target)
 		if err != nil {
 			return loadResult{}, err
 		}
-		defer c.close()
-		clients[i] = c
+		clients = append(clients, c)
 	}
 	start := time.Now()
 	deadline := start.Add(d)
@@ -154,7 +158,8 @@ func closedLoop(ctx context.Context, url, prefix string, conns int, d time.Durat
 // do, and measures each latency from when the request was due: a stall counts against the
 // server instead of slowing the load down (no coordinated omission). Each request is a new
 // patient. created, if not nil, is called with every 201, from several goroutines at once.
-func openLoop(ctx context.Context, url, prefix string, rate float64, d time.Duration, conns int, created func(written)) (loadResult, error) {
+func openLoop(ctx context.Context, target, prefix string, rate float64, d time.Duration, conns int,
+	created func(written)) (loadResult, error) {
 	n := int(d.Seconds() * rate)
 	due := make(chan time.Time, n)
 	var mu sync.Mutex
@@ -163,7 +168,7 @@ func openLoop(ctx context.Context, url, prefix string, rate float64, d time.Dura
 	var wg sync.WaitGroup
 	var seq atomic.Int64
 	for range conns {
-		c, err := dialLoad(ctx, url)
+		c, err := dialLoad(ctx, target)
 		if err != nil {
 			return loadResult{}, err
 		}

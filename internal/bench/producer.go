@@ -157,11 +157,12 @@ func (r *runner) startProducer(ctx context.Context, name, topic string) (url str
 	if name == "producer" {
 		// The whole contract is on, authentication included. The load sends the token it finds
 		// in the URL's user info; the baselines get none, and would ignore it.
-		cmd = exec.Command(r.cfg.BinDir + "/producer")
+		cmd = exec.Command(r.cfg.BinDir + "/producer") //nolint:gosec,noctx // G204: the binary the bench built
 		cmd.Env = r.stack.ProducerEnv(port, "TOPIC_NAME="+topic, "LOG_LEVEL=warn", "API_TOKENS="+benchToken)
 		url = "http://:" + benchToken + "@" + addr + "/patientprofile"
 	} else {
-		cmd = exec.Command(r.cfg.Self, "-serve", name, "-addr", addr, "-brokers", r.stack.Brokers[0], "-topic", topic)
+		cmd = exec.Command(r.cfg.Self, //nolint:gosec,noctx // G204: this executable, stopped by stop
+			"-serve", name, "-addr", addr, "-brokers", r.stack.Brokers[0], "-topic", topic)
 	}
 	cmd.Stdout, cmd.Stderr = r.cfg.Logs, r.cfg.Logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

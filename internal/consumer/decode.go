@@ -57,7 +57,8 @@ func decodeMessage(m message.Message, now time.Time, maxSkew time.Duration) (pro
 		return profile.Event{}, &invalidError{ReasonFuture, fmt.Errorf(
 			"UpdatedAt %s is ahead of the consumer's clock (%s) by more than MAX_CLOCK_SKEW=%s: "+
 				"applied, it would outrank every later update of patient %s",
-			e.UpdatedAt.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339), maxSkew, jsonobject.Quote(e.PatientID))}
+			e.UpdatedAt.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339), maxSkew,
+			jsonobject.Quote(e.PatientID))}
 	}
 	return e, nil
 }

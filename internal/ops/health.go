@@ -11,7 +11,7 @@ import (
 // handleHealthz says the process is up. It checks nothing else, so that an orchestrator does not
 // restart a healthy process because Kafka or DynamoDB is down.
 func handleHealthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		encode(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }
@@ -29,7 +29,8 @@ func handleReadyz(checks ...checker) http.Handler {
 			}
 		}
 		if len(problems) > 0 {
-			encode(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": strings.Join(problems, "; ")})
+			encode(w, http.StatusServiceUnavailable,
+				map[string]string{"status": "not ready", "error": strings.Join(problems, "; ")})
 			return
 		}
 		encode(w, http.StatusOK, map[string]string{"status": "ready"})

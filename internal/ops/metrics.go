@@ -31,7 +31,8 @@ func NewRegistry() *prometheus.Registry {
 func observeRequests(logger *slog.Logger, reg prometheus.Registerer) func(http.Handler) http.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "patient_profile_http_requests_total",
-		Help: "HTTP requests by route and status code. On the producer, 201 means an event was acknowledged by the broker; 503 that it was not.",
+		Help: "HTTP requests by route and status code. On the producer, 201 means an event was acknowledged " +
+			"by the broker; 503 that it was not.",
 	}, []string{"route", "code"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "patient_profile_http_request_duration_seconds",
@@ -145,15 +146,18 @@ func RegisterConsumer(reg prometheus.Registerer, current func() *consumer.Consum
 		"kafka_tombstone": func(s consumer.Stats) int64 { return s.KafkaTombstones },
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "patient_profile_consumer_events_total",
-			Help:        "Messages brought to a final outcome: applied to the table, stale or duplicate (a no-op), superseded by a newer event of the same patient waiting with it (never written), dead-lettered, or a Kafka tombstone (a null value, committed as it is).",
+			Name: "patient_profile_consumer_events_total",
+			Help: "Messages brought to a final outcome: applied to the table, stale or duplicate (a no-op), " +
+				"superseded by a newer event of the same patient waiting with it (never written), dead-lettered, " +
+				"or a Kafka tombstone (a null value, committed as it is).",
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 		}, func() float64 { return float64(count(stats())) }))
 	}
 	for _, reason := range consumer.Reasons {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "patient_profile_consumer_dead_letters_total",
-			Help:        "Messages dead-lettered, by reason: contract (not the event contract), key_mismatch (key is not the PatientId), future (UpdatedAt beyond MAX_CLOCK_SKEW), store_rejected.",
+			Name: "patient_profile_consumer_dead_letters_total",
+			Help: "Messages dead-lettered, by reason: contract (not the event contract), key_mismatch " +
+				"(key is not the PatientId), future (UpdatedAt beyond MAX_CLOCK_SKEW), store_rejected.",
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, func() float64 {
 			if c := current(); c != nil {
@@ -173,7 +177,8 @@ func RegisterConsumer(reg prometheus.Registerer, current func() *consumer.Consum
 		}, func() float64 { return float64(stats().Commits) }),
 		lagCollector{current: current, desc: prometheus.NewDesc(
 			"patient_profile_consumer_lag",
-			"Messages behind the last one brought to a final outcome, per partition, from the high watermark fetched with it. A partition moved to another member keeps its last value here.",
+			"Messages behind the last one brought to a final outcome, per partition, from the high watermark "+
+				"fetched with it. A partition moved to another member keeps its last value here.",
 			[]string{"partition"}, nil)},
 	)
 }
@@ -202,22 +207,24 @@ type profileWriter interface {
 
 // MeasureStore wraps the store so that each write is timed, by outcome: applied, stale (the
 // condition failed: a duplicate or an older event) or error. Retries are separate observations.
-func MeasureStore(w profileWriter, reg prometheus.Registerer) profileWriter {
+func MeasureStore(w profileWriter, reg prometheus.Registerer) *MeasuredStore {
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "patient_profile_consumer_store_duration_seconds",
 		Help:    "Time of one conditional PutItem, by outcome (applied, stale, error).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"outcome"})
 	reg.MustRegister(h)
-	return timedWriter{next: w, duration: h}
+	return &MeasuredStore{next: w, duration: h}
 }
 
-type timedWriter struct {
+// MeasuredStore is a store whose writes are timed.
+type MeasuredStore struct {
 	next     profileWriter
 	duration *prometheus.HistogramVec
 }
 
-func (t timedWriter) Put(ctx context.Context, e profile.Event) (bool, error) {
+// Put writes e through the store it wraps, and records how long that took, by outcome.
+func (t *MeasuredStore) Put(ctx context.Context, e profile.Event) (bool, error) {
 	start := time.Now()
 	applied, err := t.next.Put(ctx, e)
 	outcome := "stale"

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,10 +21,11 @@ func recoverPanics(logger *slog.Logger) func(http.Handler) http.Handler {
 				if v == nil {
 					return
 				}
-				if v == http.ErrAbortHandler {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
-				logger.LogAttrs(r.Context(), slog.LevelError, "handler panicked", slog.String("request_id", RequestID(r.Context())),
+				logger.LogAttrs(r.Context(), slog.LevelError, "handler panicked",
+					slog.String("request_id", RequestID(r.Context())),
 					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 				problem.Write(w, r, fmt.Errorf("panic: %v", v))
 			}()

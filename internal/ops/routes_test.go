@@ -35,7 +35,7 @@ func TestHealth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			NewHandler(quietLogger(), NewRegistry(), nil, tt.ready...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			NewHandler(quietLogger(), NewRegistry(), nil, tt.ready...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, http.NoBody))
 			assert.Equal(t, tt.wantStatus, rec.Code)
 		})
 	}
@@ -56,11 +56,11 @@ func TestMetrics(t *testing.T) {
 	RegisterConsumer(reg, func() *consumer.Consumer { return nil })
 	h := NewHandler(quietLogger(), reg, app)
 	for _, path := range []string{"/things/1", "/things/2", "/things/bad", "/nowhere"} {
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, nil))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, http.NoBody))
 	}
 
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", http.NoBody))
 	require.Equal(t, http.StatusOK, rec.Code)
 	for _, want := range []string{
 		`patient_profile_http_requests_total{code="201",route="/things/{id}"} 2`,
@@ -81,7 +81,7 @@ func TestReadyzNamesWhatIsMissing(t *testing.T) {
 	h := NewHandler(quietLogger(), NewRegistry(), nil, fakeChecker{errors.New("kafka topic nosuchtopic: not found")}, fakeChecker{},
 		fakeChecker{errors.New("dynamodb table patient-profile: not found")})
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", http.NoBody))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.JSONEq(t, `{"status":"not ready","error":"kafka topic nosuchtopic: not found; dynamodb table patient-profile: not found"}`, rec.Body.String())
 }

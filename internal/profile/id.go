@@ -7,7 +7,7 @@ const maxPatientID = 64
 // 0-9, '-' and '.'. The APIs hold the ids they are given to it; the event contract does not,
 // since other producers publish to the topic too.
 func ValidPatientID(id string) bool {
-	if len(id) == 0 || len(id) > maxPatientID {
+	if id == "" || len(id) > maxPatientID {
 		return false
 	}
 	for i := range len(id) {
