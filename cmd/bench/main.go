@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/bench"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
 )
 
 func main() {
@@ -31,7 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stop()
 
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	cfg := bench.Config{Progress: stderr, Logs: io.Discard}
+	cfg := bench.Config{Progress: stderr}
 	fs.IntVar(&cfg.Events, "events", 20000, "events in each consumer workload")
 	fs.DurationVar(&cfg.Delay, "delay", 5*time.Millisecond, "delay added to every store call in the delayed workloads")
 	fs.IntVar(&cfg.InFlight, "in-flight", 64, "the consumer's MAX_IN_FLIGHT, and the store ceiling's goroutines")
@@ -68,14 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	cfg.BinDir = dir
-	if *logFile != "" {
-		f, err := os.Create(*logFile) //nolint:gosec // G703: the operator names the log file, on purpose
-		if err != nil {
-			return err
-		}
-		defer func() { _ = f.Close() }() // a log cut short loses nothing the run reports
-		cfg.Logs = f
+	logs, closeLogs, err := devenv.OpenLogs(*logFile)
+	if err != nil {
+		return err
 	}
+	defer closeLogs()
+	cfg.Logs = logs
 
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {

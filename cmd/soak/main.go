@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/soak"
 )
 
@@ -46,15 +47,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Seed = *seed
-	cfg.Logs = io.Discard
-	if *logFile != "" {
-		f, err := os.Create(*logFile) //nolint:gosec // G703: the operator names the log file, on purpose
-		if err != nil {
-			return err
-		}
-		defer func() { _ = f.Close() }() // a log cut short loses nothing the run reports
-		cfg.Logs = f
+	logs, closeLogs, err := devenv.OpenLogs(*logFile)
+	if err != nil {
+		return err
 	}
+	defer closeLogs()
+	cfg.Logs = logs
 	fmt.Fprintf(stderr, "soak: seed %d\n", cfg.Seed)
 
 	res, err := soak.Run(ctx, cfg)

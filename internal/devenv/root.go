@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -36,4 +37,17 @@ func FreePort() (int, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// OpenLogs opens the file the stack's processes write their output to: path, or nowhere when
+// path is empty. closeLogs closes it; a log cut short loses nothing a run reports.
+func OpenLogs(path string) (logs io.Writer, closeLogs func(), err error) {
+	if path == "" {
+		return io.Discard, func() {}, nil
+	}
+	f, err := os.Create(path) //nolint:gosec // G304: the operator names the log file, on purpose
+	if err != nil {
+		return nil, nil, fmt.Errorf("open logs: %w", err)
+	}
+	return f, func() { _ = f.Close() }, nil
 }

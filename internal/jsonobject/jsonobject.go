@@ -80,13 +80,7 @@ func (r *Reader) Read(data []byte, values [][]byte) ([]Member, error) {
 		i++
 	} else {
 		for {
-			if i >= len(data) {
-				return nil, unexpectedEnd(data)
-			}
-			if data[i] != '"' {
-				return nil, syntaxErrorAt(data, i, "looking for beginning of object key string")
-			}
-			nameEnd, nameFlags, err := scanString(data, i)
+			nameEnd, nameFlags, err := scanKey(data, i)
 			if err != nil {
 				return nil, err
 			}
@@ -100,14 +94,9 @@ func (r *Reader) Read(data []byte, values [][]byte) ([]Member, error) {
 			if err != nil {
 				return nil, err
 			}
-			i = skipSpace(data, nameEnd)
-			if i >= len(data) {
-				return nil, unexpectedEnd(data)
+			if i, err = skipColon(data, nameEnd); err != nil {
+				return nil, err
 			}
-			if data[i] != ':' {
-				return nil, syntaxErrorAt(data, i, "after object key")
-			}
-			i = skipSpace(data, i+1)
 			valueEnd, valueFlags, err := scanValue(data, i, 1)
 			if err != nil {
 				return nil, err
@@ -129,19 +118,13 @@ func (r *Reader) Read(data []byte, values [][]byte) ([]Member, error) {
 			if (nameFlags|valueFlags)&invalidUTF8Flag != 0 && !r.ReplaceInvalidUTF8 {
 				invalidUTF8 = append(invalidUTF8, string(name))
 			}
-			i = skipSpace(data, valueEnd)
-			if i >= len(data) {
-				return nil, unexpectedEnd(data)
+			var closed bool
+			if i, closed, err = skipSeparator(data, valueEnd, '}', "after object key:value pair"); err != nil {
+				return nil, err
 			}
-			if data[i] == ',' {
-				i = skipSpace(data, i+1)
-				continue
+			if closed {
+				break
 			}
-			if data[i] != '}' {
-				return nil, syntaxErrorAt(data, i, "after object key:value pair")
-			}
-			i++
-			break
 		}
 	}
 	if skipSpace(data, i) != len(data) {

@@ -176,42 +176,64 @@ func scanObject(data []byte, i, depth int) (int, uint8, error) {
 		return i + 1, 0, nil
 	}
 	for {
-		if i >= len(data) {
-			return 0, 0, unexpectedEnd(data)
-		}
-		if data[i] != '"' {
-			return 0, 0, syntaxErrorAt(data, i, "looking for beginning of object key string")
-		}
-		end, f, err := scanString(data, i)
+		end, f, err := scanKey(data, i)
 		if err != nil {
 			return 0, 0, err
 		}
 		flags |= f
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return 0, 0, unexpectedEnd(data)
+		if i, err = skipColon(data, end); err != nil {
+			return 0, 0, err
 		}
-		if data[i] != ':' {
-			return 0, 0, syntaxErrorAt(data, i, "after object key")
-		}
-		end, f, err = scanValue(data, skipSpace(data, i+1), depth)
+		end, f, err = scanValue(data, i, depth)
 		if err != nil {
 			return 0, 0, err
 		}
 		flags |= f
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return 0, 0, unexpectedEnd(data)
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return i + 1, flags, nil
-		default:
-			return 0, 0, syntaxErrorAt(data, i, "after object key:value pair")
+		var closed bool
+		if i, closed, err = skipSeparator(data, end, '}', "after object key:value pair"); closed || err != nil {
+			return i, flags, err
 		}
 	}
+}
+
+// scanKey scans the member name at data[i], which must be a string.
+func scanKey(data []byte, i int) (int, uint8, error) {
+	if i >= len(data) {
+		return 0, 0, unexpectedEnd(data)
+	}
+	if data[i] != '"' {
+		return 0, 0, syntaxErrorAt(data, i, "looking for beginning of object key string")
+	}
+	return scanString(data, i)
+}
+
+// skipColon skips the colon after a member name that ends at end, and the space around it.
+func skipColon(data []byte, end int) (int, error) {
+	i := skipSpace(data, end)
+	if i >= len(data) {
+		return 0, unexpectedEnd(data)
+	}
+	if data[i] != ':' {
+		return 0, syntaxErrorAt(data, i, "after object key")
+	}
+	return skipSpace(data, i+1), nil
+}
+
+// skipSeparator reads what follows a member or an element that ends at end: a comma, after
+// which the next one starts at the index returned, or the closing bracket, after which the
+// container ends (closed).
+func skipSeparator(data []byte, end int, closing byte, context string) (next int, closed bool, err error) {
+	i := skipSpace(data, end)
+	if i >= len(data) {
+		return 0, false, unexpectedEnd(data)
+	}
+	switch data[i] {
+	case ',':
+		return skipSpace(data, i+1), false, nil
+	case closing:
+		return i + 1, true, nil
+	}
+	return 0, false, syntaxErrorAt(data, i, context)
 }
 
 // scanArray scans the array at data[i] == '[', the depth-th container.
@@ -230,17 +252,9 @@ func scanArray(data []byte, i, depth int) (int, uint8, error) {
 			return 0, 0, err
 		}
 		flags |= f
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return 0, 0, unexpectedEnd(data)
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case ']':
-			return i + 1, flags, nil
-		default:
-			return 0, 0, syntaxErrorAt(data, i, "after array element")
+		var closed bool
+		if i, closed, err = skipSeparator(data, end, ']', "after array element"); closed || err != nil {
+			return i, flags, err
 		}
 	}
 }
