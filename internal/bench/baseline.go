@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,7 +42,7 @@ func Serve(ctx context.Context, mode, addr, brokers, topic string) error {
 	var h http.Handler
 	switch mode {
 	case ServeCeiling:
-		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger := slog.New(slog.DiscardHandler)
 		reg := ops.NewRegistry()
 		cfg := api.Config{PublishTimeout: 5 * time.Second, MaxInFlightPublishes: 1024}
 		h = ops.NewHandler(logger, reg, api.NewHandler(logger, nopPublisher{}, cfg, reg), nopPinger{})

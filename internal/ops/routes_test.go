@@ -19,7 +19,7 @@ type fakeChecker struct{ err error }
 
 func (f fakeChecker) Ping(context.Context) error { return f.err }
 
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+var discard = slog.New(slog.DiscardHandler)
 
 func TestHealth(t *testing.T) {
 	tests := []struct {
@@ -35,7 +35,7 @@ func TestHealth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			NewHandler(quietLogger(), NewRegistry(), nil, tt.ready...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, http.NoBody))
+			NewHandler(discard, NewRegistry(), nil, tt.ready...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, http.NoBody))
 			assert.Equal(t, tt.wantStatus, rec.Code)
 		})
 	}
@@ -54,7 +54,7 @@ func TestMetrics(t *testing.T) {
 	})
 	reg := NewRegistry()
 	RegisterConsumer(reg, func() *consumer.Consumer { return nil })
-	h := NewHandler(quietLogger(), reg, app)
+	h := NewHandler(discard, reg, app)
 	for _, path := range []string{"/things/1", "/things/2", "/things/bad", "/nowhere"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, http.NoBody))
 	}
@@ -78,7 +78,7 @@ func TestMetrics(t *testing.T) {
 
 // The consumer's /readyz names everything it waits for, on one line, as its log does.
 func TestReadyzNamesWhatIsMissing(t *testing.T) {
-	h := NewHandler(quietLogger(), NewRegistry(), nil, fakeChecker{errors.New("kafka topic nosuchtopic: not found")}, fakeChecker{},
+	h := NewHandler(discard, NewRegistry(), nil, fakeChecker{errors.New("kafka topic nosuchtopic: not found")}, fakeChecker{},
 		fakeChecker{errors.New("dynamodb table patient-profile: not found")})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", http.NoBody))
