@@ -319,6 +319,8 @@ func TestChartRefuses(t *testing.T) {
 		{"SCRAM without its Secret", []string{"kafka.sasl.mechanism=SCRAM-SHA-512"}, "kafka.sasl.secretName"},
 		{"a short token", []string{"apiTokens.tokens={short}"}, "at least 16 characters"},
 		{"KEDA with MSK IAM and no region", []string{"kafka.sasl.mechanism=AWS_MSK_IAM", "kafka.tls=true"}, "aws.region"},
+		{"idempotency keys without their table", []string{"producer.idempotencyKeys.enabled=true"},
+			"producer.idempotencyKeys.table is needed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,4 +342,31 @@ func TestChartTokensSecret(t *testing.T) {
 	d := only[*appsv1.Deployment](t, objects, "Deployment", "producer")
 	assert.Equal(t, "/etc/patient-profile/api-tokens/tokens", envOf(d.Spec.Template.Spec.Containers[0])["API_TOKENS_FILE"])
 	checkPod(t, d.Spec.Template.Spec, "producer")
+}
+
+// Idempotency-Key's table is optional: off, the producer is given no table at all (it has no
+// DynamoDB rights); on, IDEMPOTENCY_TABLE names it, and the consumer is not given it.
+func TestChartIdempotencyKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		set  []string
+		want string
+	}{
+		{"off by default", nil, ""},
+		{"on", []string{"producer.idempotencyKeys.enabled=true", "producer.idempotencyKeys.table=idempotency-keys"},
+			"idempotency-keys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, err := render(t, nil, tt.set...)
+			require.NoError(t, err)
+			objects, err := decode(text)
+			require.NoError(t, err)
+			producer := envOf(only[*appsv1.Deployment](t, objects, "Deployment", "producer").Spec.Template.Spec.Containers[0])
+			assert.Equal(t, tt.want, producer["IDEMPOTENCY_TABLE"])
+			assert.NotContains(t, producer, "DDB_NAME", "the producer must never be given the replica's table")
+			consumer := envOf(only[*appsv1.Deployment](t, objects, "Deployment", "consumer").Spec.Template.Spec.Containers[0])
+			assert.NotContains(t, consumer, "IDEMPOTENCY_TABLE")
+		})
+	}
 }

@@ -66,7 +66,8 @@ func readPolicy(t *testing.T, file string) (policy, []string) {
 
 // Each binary gets what it calls and nothing more: the consumer PutItem, GetItem and
 // DescribeTable on the one table (no Scan, no DeleteItem, no other table), the producer nothing
-// on DynamoDB; each Kafka right on its one topic or group. No wildcard anywhere, no Deny to
+// on DynamoDB unless Idempotency-Key's optional policy is attached, and then only on its key
+// table; each Kafka right on its one topic or group. No wildcard anywhere, no Deny to
 // reason about.
 func TestIAMPolicies(t *testing.T) {
 	cluster := "arn:aws:kafka:${AWS_REGION}:${AWS_ACCOUNT_ID}:cluster/${MSK_CLUSTER_NAME}/${MSK_CLUSTER_UUID}"
@@ -87,11 +88,17 @@ func TestIAMPolicies(t *testing.T) {
 			topic("${DLQ_TOPIC}"):  {"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"},
 			group:                  {"kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"},
 		}},
-		// Idempotency-Key adds its key table here: table("${IDEMPOTENCY_TABLE_NAME}") with the
-		// actions it calls, in a statement with the Sid IdempotencyKeys (deploy/iam/README.md).
 		{"producer-policy.json", map[string][]string{
 			cluster:                {"kafka-cluster:Connect"},
 			topic("${TOPIC_NAME}"): {"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"},
+		}},
+		// Optional, for the Idempotency-Key feature: its own key table and nothing else; in
+		// particular not the replica's table, which only the consumer writes.
+		{"producer-idempotency-policy.json", map[string][]string{
+			"arn:aws:dynamodb:${AWS_REGION}:${AWS_ACCOUNT_ID}:table/${IDEMPOTENCY_TABLE}": {
+				"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
+				"dynamodb:UpdateItem",
+			},
 		}},
 		{"replay-dlq-policy.json", map[string][]string{
 			cluster:                {"kafka-cluster:Connect"},
