@@ -14,6 +14,7 @@ import (
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/deadletter"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
@@ -197,3 +198,53 @@ func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
 
 // closer is a Close that takes a context, as the publishers' do.
 type closer func(context.Context) error
+
+// kfake, like any broker, advertises its own address in metadata, so a client that bootstraps
+// through a proxy goes around it afterwards. With Redirect every connection takes the proxy: a
+// black hole there stops the writes that bypass it otherwise.
+func TestRedirectKeepsEveryConnectionOnTheMappedAddress(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	require.NoError(t, err)
+	defer c.Close()
+	advertised := c.ListenAddrs()[0]
+	faults := devenv.NewFaults()
+	defer faults.Close()
+
+	tests := []struct {
+		name          string
+		redirect      bool
+		writesThrough bool // a write succeeds while the proxy swallows everything
+	}{
+		{"with Redirect, through the proxy", true, false},
+		{"without, around it after the bootstrap", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			link, err := faults.Link(tt.name, advertised)
+			require.NoError(t, err)
+			cluster := broker.Cluster{Brokers: []string{link.Addr()}}
+			if tt.redirect {
+				cluster.Redirect = map[string]string{advertised: link.Addr()}
+			}
+			w := broker.NewWriter(cluster, "t")
+			defer func() { _ = w.Close(context.Background()) }()
+			write := func(d time.Duration) error {
+				ctx, cancel := context.WithTimeout(context.Background(), d)
+				defer cancel()
+				return w.Write(ctx, message.Message{Key: []byte("p1"), Value: []byte("v")})
+			}
+			require.NoError(t, write(10*time.Second), "the first write, which bootstraps")
+
+			require.NoError(t, link.Add(devenv.BlackHole(), devenv.Both...))
+			err = write(time.Second)
+			if tt.writesThrough {
+				assert.NoError(t, err)
+			} else {
+				assert.Error(t, err, "a write that went around the proxy")
+			}
+			link.Heal()
+			assert.NoError(t, write(10*time.Second), "after the fault is healed")
+		})
+	}
+}
