@@ -36,7 +36,7 @@ func (k Kafka) Redirect() map[string]string {
 		return nil
 	}
 	m := make(map[string]string, len(k.AddressMap))
-	for _, pair := range k.AddressMap {
+	for _, pair := range cleanList(k.AddressMap) {
 		from, to, _ := strings.Cut(pair, "=")
 		m[strings.TrimSpace(from)] = strings.TrimSpace(to)
 	}
