@@ -1,8 +1,11 @@
 package soak
 
 import (
+	"context"
 	"io"
+	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +25,7 @@ type fleet struct {
 
 	mu    sync.Mutex
 	procs []*devenv.Process
+	ports map[*devenv.Process]int // where each serves /metrics
 }
 
 // start runs one more consumer, serving HTTP on a free port. env entries (KEY=value) override
@@ -38,8 +42,46 @@ func (f *fleet) start(env ...string) (*devenv.Process, error) {
 	}
 	f.mu.Lock()
 	f.procs = append(f.procs, p)
+	if f.ports == nil {
+		f.ports = map[*devenv.Process]int{}
+	}
+	f.ports[p] = port
 	f.mu.Unlock()
 	return p, nil
+}
+
+// tally is what the fleet's consumers have counted, summed over those alive.
+type tally struct {
+	retries, commitFailures int64
+}
+
+// counts scrapes the /metrics of every consumer alive and sums their counts. A consumer that
+// does not answer adds nothing: the counts are a report, not a verdict.
+func (f *fleet) counts(ctx context.Context) tally {
+	f.mu.Lock()
+	ports := make([]int, 0, len(f.procs))
+	for _, p := range f.procs {
+		ports = append(ports, f.ports[p])
+	}
+	f.mu.Unlock()
+	var t tally
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, port := range ports {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+			"http://127.0.0.1:"+strconv.Itoa(port)+"/metrics", http.NoBody)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		t.retries += metricValue(string(b), "patient_profile_consumer_retries_total")
+		t.commitFailures += metricValue(string(b), "patient_profile_consumer_commit_failures_total")
+	}
+	return t
 }
 
 // growTo starts consumers until n are alive.
