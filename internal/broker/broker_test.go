@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -247,4 +248,68 @@ func TestRedirectKeepsEveryConnectionOnTheMappedAddress(t *testing.T) {
 			assert.NoError(t, write(10*time.Second), "after the fault is healed")
 		})
 	}
+}
+
+// kafka-go hands a Reader's caller the error of a failed group join, and a connection the
+// coordinator or a proxy hung up on fails with io.EOF: the same error kafka-go's Reader returns
+// once it is closed. Only the Reader's own Close may end its caller's loop.
+func TestReaderRidesOutConnectionsThatHangUp(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	require.NoError(t, err)
+	defer c.Close()
+	advertised := c.ListenAddrs()[0]
+	faults := devenv.NewFaults()
+	defer faults.Close()
+	link, err := faults.Link("reader", advertised)
+	require.NoError(t, err)
+	cluster := broker.Cluster{Brokers: []string{link.Addr()}, Redirect: map[string]string{advertised: link.Addr()}}
+	r := broker.NewReader(broker.ReaderConfig{
+		Cluster: cluster, Topic: "t", Group: "g", SessionTimeout: 6 * time.Second,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	direct := broker.NewWriter(broker.Cluster{Brokers: []string{advertised}}, "t")
+	defer func() { _ = direct.Close(context.Background()) }()
+	publish := func(value string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, direct.Write(ctx, message.Message{Key: []byte("p1"), Value: []byte(value)}))
+	}
+	// fetchUntil fetches until want arrives or d passes, and returns the errors met on the way.
+	fetchUntil := func(want string, d time.Duration) (got bool, errs []error) {
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			m, err := r.Fetch(ctx)
+			cancel()
+			switch {
+			case err == nil && string(m.Value) == want:
+				return true, errs
+			case err != nil && !errors.Is(err, context.DeadlineExceeded):
+				errs = append(errs, err)
+			}
+		}
+		return false, errs
+	}
+
+	publish("before")
+	got, _ := fetchUntil("before", 30*time.Second)
+	require.True(t, got, "the first message, through the healthy link")
+
+	require.NoError(t, link.Add(devenv.HangUp(50), devenv.Both...))
+	_, during := fetchUntil("never", 8*time.Second)
+	link.Heal()
+	publish("after")
+	got, after := fetchUntil("after", time.Minute)
+
+	for _, err := range append(during, after...) {
+		assert.NotErrorIs(t, err, message.ErrClosed, "the Reader was never closed")
+	}
+	assert.True(t, got, "a message published after the link healed")
+	assert.NotEmpty(t, during, "the fault reached the Reader's caller: the test tests something")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, r.Close(ctx))
+	_, err = r.Fetch(context.Background())
+	assert.ErrorIs(t, err, message.ErrClosed, "after Close")
 }

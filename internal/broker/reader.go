@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -56,13 +55,21 @@ func (r *Reader) Fetch(ctx context.Context) (message.Message, error) {
 		return message.Message{}, err
 	}
 	m, err := kr.FetchMessage(ctx)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
-		return message.Message{}, fmt.Errorf("fetch %s: %w: %w", r.cfg.Topic, message.ErrClosed, err)
-	}
 	if err != nil {
+		// kafka-go's FetchMessage says io.EOF once its Reader is closed, but also passes on the
+		// io.EOF of a group join whose connection was hung up on: only our own Close is final.
+		if r.isClosed() {
+			return message.Message{}, fmt.Errorf("fetch %s: %w: %w", r.cfg.Topic, message.ErrClosed, err)
+		}
 		return message.Message{}, fmt.Errorf("fetch %s: %w", r.cfg.Topic, err)
 	}
 	return fromKafka(m), nil
+}
+
+func (r *Reader) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
 }
 
 // joinOnceTheTopicExists creates the kafka-go group reader, and so joins the group, only once

@@ -108,6 +108,12 @@ func BlackHole() Toxic {
 	return Toxic{Type: "timeout", Attributes: map[string]int64{"timeout": 0}}
 }
 
+// HangUp swallows all data and closes each connection after ms: what a client reads then is
+// io.EOF, as from a broker or a load balancer that drops idle or failing connections.
+func HangUp(ms int64) Toxic {
+	return Toxic{Type: "timeout", Attributes: map[string]int64{"timeout": ms}}
+}
+
 // Add puts t on the link in the given directions, under a name made of its type and direction.
 // One toxic of a type per direction: adding it again replaces it.
 func (l *Link) Add(t Toxic, directions ...Direction) error {

@@ -177,7 +177,7 @@ func TestSoak(t *testing.T) {
 	assert.Positive(t, res.KillsInFlight, "at least one kill must land on uncommitted work")
 	assert.Positive(t, res.Erased, "some patients must end erased")
 	assert.Positive(t, res.KafkaTombstones)
-	assert.Len(t, res.Faults, 7, "every kind of network fault")
+	assert.Len(t, res.Faults, 8, "every kind of network fault")
 	assert.Positive(t, res.Producer.Acknowledged, "the producer's load")
 	assert.Positive(t, res.Producer.Unavailable, "the faults on its link must have cost some 503s")
 }

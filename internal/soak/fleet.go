@@ -2,6 +2,8 @@ package soak
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -124,6 +126,24 @@ func (f *fleet) alive() []*devenv.Process {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.procs)
+}
+
+// exited returns an error naming each consumer in the fleet that has exited: only a phase kills
+// a consumer, and it takes it out of the fleet first, so any other exit is a consumer that gave
+// up on its own.
+func (f *fleet) exited() error {
+	var errs []error
+	for _, p := range f.alive() {
+		if !p.Exited() {
+			continue
+		}
+		status := p.Wait(0)
+		if status == nil {
+			status = errors.New("exit status 0")
+		}
+		errs = append(errs, fmt.Errorf("consumer %d exited by itself: %w", p.Pid(), status))
+	}
+	return errors.Join(errs...)
 }
 
 // killAll SIGKILLs every consumer and waits for each to be gone.

@@ -75,6 +75,9 @@ func faultKinds(cfg Config) []fault {
 		{name: "black hole (timeout 0), both directions", apply: func(n *netPhase) error {
 			return n.onAll(devenv.BlackHole(), devenv.Both...)
 		}},
+		{name: "hang-up: every connection closed after 100 ms, both directions", apply: func(n *netPhase) error {
+			return n.onAll(devenv.HangUp(100), devenv.Both...)
+		}},
 		{name: "slicer: answers in pieces of about 64 bytes, 2 ms apart", apply: func(n *netPhase) error {
 			return n.onAll(devenv.Slicer(64, 32, 2000), devenv.Downstream)
 		}},
@@ -95,6 +98,7 @@ func faultKinds(cfg Config) []fault {
 				func(l *devenv.Link) error { return l.Add(devenv.Latency(275, 225), devenv.Both...) },
 				func(l *devenv.Link) error { return l.Add(devenv.ResetPeer(0), devenv.Upstream) },
 				func(l *devenv.Link) error { return l.Add(devenv.BlackHole(), devenv.Both...) },
+				func(l *devenv.Link) error { return l.Add(devenv.HangUp(100), devenv.Both...) },
 				func(l *devenv.Link) error { return l.Add(devenv.Slicer(64, 32, 2000), devenv.Downstream) },
 				func(*devenv.Link) error { return nil },
 			}

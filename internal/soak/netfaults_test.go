@@ -97,7 +97,7 @@ func TestFaultKindsCoverTheIssue(t *testing.T) {
 			assert.Greater(t, k.hold, 3*time.Second, "%s: a partition outlasts the soak's 3 s session timeout", k.name)
 		}
 	}
-	for _, want := range []string{"latency", "reset_peer", "black hole", "slicer", "cut off from the broker",
+	for _, want := range []string{"latency", "reset_peer", "black hole", "hang-up", "slicer", "cut off from the broker",
 		"cut off from the store", "mixed"} {
 		assert.True(t, slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, want) }),
 			"no fault named %q among %q", want, names)
