@@ -165,6 +165,7 @@ func TestSoak(t *testing.T) {
 		Patients: 150, Events: 1500, Poison: 12, Kills: 2, Consumers: 2, CrashLoops: 2,
 		NetworkFaults: true, FaultDuration: 2 * time.Second,
 		Seed: seed, ConsumerBin: bins["consumer"], ProducerBin: bins["producer"], Logs: logs,
+		Progress: logs,
 	})
 
 	require.NoError(t, err)

@@ -146,6 +146,17 @@ func (f *fleet) exited() error {
 	return errors.Join(errs...)
 }
 
+// dump sends every consumer SIGQUIT, on which the Go runtime writes all its goroutines to the
+// logs and exits, and waits for each to be gone.
+func (f *fleet) dump() {
+	for _, p := range f.takeAll() {
+		_ = p.Signal(syscall.SIGQUIT)
+		if p.Wait(5*time.Second) != nil && !p.Exited() {
+			p.Kill()
+		}
+	}
+}
+
 // killAll SIGKILLs every consumer and waits for each to be gone.
 func (f *fleet) killAll() {
 	for _, p := range f.takeAll() {

@@ -82,6 +82,16 @@ func TestFleet(t *testing.T) {
 		f.killAll()
 	})
 
+	t.Run("dump empties the fleet and ends every consumer", func(t *testing.T) {
+		require.NoError(t, f.growTo(2))
+		procs := f.alive()
+		f.dump()
+		assert.Zero(t, f.size())
+		for _, p := range procs {
+			assert.True(t, p.Exited())
+		}
+	})
+
 	t.Run("killAll empties the fleet", func(t *testing.T) {
 		require.NoError(t, f.growTo(2))
 		procs := f.alive()

@@ -80,14 +80,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	// The chaos, in order. Each phase runs while the rest of the stream is still being
 	// published, and leaves the consumers it started running for the next.
-	phases := []func(context.Context) error{r.killLoneConsumer, r.killOneOfMany, r.crashLoops, r.networkFaults}
-	for _, phase := range phases {
-		if err := phase(ctx); err != nil {
-			return r.res, err
+	phases := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"phase 1 (one consumer, killed)", r.killLoneConsumer},
+		{"phase 2 (one of many killed)", r.killOneOfMany},
+		{"phase 3 (crash loops)", r.crashLoops},
+		{"phase 4 (network faults)", r.networkFaults},
+	}
+	for _, p := range phases {
+		if err := p.run(ctx); err != nil {
+			return r.res, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	if err := r.drain(ctx); err != nil {
-		return r.res, err
+		return r.res, fmt.Errorf("drain: %w", err)
 	}
 	if err := r.stream.check(ctx, s, r.acks, &r.res); err != nil {
 		return r.res, err
@@ -139,7 +147,9 @@ func (r *run) drain(ctx context.Context) error {
 	}
 	r.progress("all %d messages published; waiting for the group to catch up", len(r.stream.msgs))
 	if err := r.stack.WaitNoLag(ctx, 5*time.Minute, r.fleet.alive()...); err != nil {
-		return err
+		// What a stuck consumer is waiting on is in its goroutines: they go to the logs.
+		r.fleet.dump()
+		return fmt.Errorf("%w (the consumers' goroutines are in the logs)", err)
 	}
 	for _, err := range r.fleet.stop(15 * time.Second) {
 		r.res.Problems = append(r.res.Problems, fmt.Sprintf("a consumer did not stop cleanly on SIGTERM: %v", err))
