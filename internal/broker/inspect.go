@@ -210,17 +210,53 @@ func ReadRange(ctx context.Context, c Cluster, topic string, partition int, from
 		return nil, fmt.Errorf("read %s/%d: range [%d, %d) is not within 0 to %d offsets", topic, partition, from, to,
 			MaxRange)
 	}
-	client, done := c.client(3*time.Second, 10*time.Second)
-	defer done()
 	var out []message.Message
-	// A page's worth of bytes per fetch: a fetch returns whole batches from the offset on, and
-	// with the default of megabytes it would decode thousands of messages past the page.
-	err := readPartition(ctx, client, topic, partition, from, to, pageBytes, func(m message.Message) error {
+	err := ReadPartition(ctx, c, topic, partition, from, to, func(m message.Message) error {
 		out = append(out, m)
 		return nil
 	})
 	return out, err
 }
 
-// pageBytes is what one fetch of a page asks for.
+// ReadPartition calls fn with each message of one partition from offset from up to, not
+// including, to, in offset order: a bounded read, for a caller that has chosen its bound (the
+// console's timeline reads the newest thousand of a partition). An error from fn stops it.
+func ReadPartition(ctx context.Context, c Cluster, topic string, partition int, from, to int64,
+	fn func(message.Message) error) error {
+	client, done := c.client(3*time.Second, 10*time.Second)
+	defer done()
+	// Little more than a page per fetch: a fetch returns whole batches from the offset on, and
+	// with megabytes it would decode thousands of messages past a page.
+	return readPartition(ctx, client, topic, partition, from, to, pageBytes, fn)
+}
+
+// pageBytes is what one fetch of a bounded read asks for.
 const pageBytes = 256 << 10
+
+// Inspector is the read-only view of the cluster the console takes: these functions, on one
+// Cluster.
+type Inspector struct {
+	Cluster Cluster
+}
+
+// Topics is the package's Topics on the Inspector's cluster.
+func (i Inspector) Topics(ctx context.Context, names ...string) ([]Topic, error) {
+	return Topics(ctx, i.Cluster, names...)
+}
+
+// DescribeGroup is the package's DescribeGroup on the Inspector's cluster.
+func (i Inspector) DescribeGroup(ctx context.Context, group, topic string) (Group, error) {
+	return DescribeGroup(ctx, i.Cluster, group, topic)
+}
+
+// ReadPartition is the package's ReadPartition on the Inspector's cluster.
+func (i Inspector) ReadPartition(ctx context.Context, topic string, partition int, from, to int64,
+	fn func(message.Message) error) error {
+	return ReadPartition(ctx, i.Cluster, topic, partition, from, to, fn)
+}
+
+// ReadRange is the package's ReadRange on the Inspector's cluster.
+func (i Inspector) ReadRange(ctx context.Context, topic string, partition int, from, to int64) ([]message.Message,
+	error) {
+	return ReadRange(ctx, i.Cluster, topic, partition, from, to)
+}
