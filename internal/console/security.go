@@ -117,7 +117,8 @@ func (c *Console) protect(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on a form post.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
 		if len(c.access.sums) == 0 && !config.IsLoopback(hostOnly(r.Host)) {
 			c.fail(w, r, problem.Errorf(problem.Forbidden, "the console answers only to localhost, 127.0.0.1 or [::1] "+
