@@ -76,8 +76,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case *provision:
+	if *provision {
 		return provisionEnv(ctx, stdout, cfg)
 	}
 	return runAll(ctx, stdout, cfg, *bin, *services)
@@ -86,8 +85,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 func usage(w io.Writer, flags *flag.FlagSet) error {
 	fmt.Fprint(w, "Usage: devstack [-run] [-bin DIR] | -provision\n\n"+
 		"Runs the embedded stack in the foreground until Ctrl-C or SIGTERM: kfake with the topics,\n"+
-		"dynalite with the table, and the console on CONSOLE_PORT. The broker keeps everything in memory: a restart empties the topics\n"+
-		"and the group's offsets (and the table, unless DYNALITE_DATA is set).\n\n")
+		"dynalite with the table, and the console on CONSOLE_PORT. The broker keeps everything in\n"+
+		"memory: a restart empties the topics and the group's offsets (and the table, unless\n"+
+		"DYNALITE_DATA is set).\n\n")
 	flags.SetOutput(w)
 	flags.PrintDefaults()
 	fmt.Fprint(w, "\nIt creates the topics and the table the consumer's variables name (TOPIC_NAME, DLQ_TOPIC,\n"+

@@ -41,6 +41,9 @@ var binaries = []binary{
 		about: "`cmd/replay-dlq`, which publishes dead letters back to the event topic " +
 			"([Replaying dead letters](operations.md#replaying-dead-letters)); " +
 			"its flags, not the environment, say what to replay."},
+	{name: "console", spec: &config.Console{},
+		about: "`cmd/console`, the browser console on http://localhost:8080 ([the console](console.md)): " +
+			"the topics, the group, the dead letters and the table, for people."},
 	{name: "devstack", spec: &config.DevStack{}, alsoReads: "consumer",
 		about: "`devstack/`, the embedded Kafka and DynamoDB of `make run` and `make local-dev-stack` " +
 			"([the local stack](development.md#the-local-stack)), and the setup of the Docker stack " +

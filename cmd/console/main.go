@@ -59,8 +59,8 @@ func serve(ctx context.Context, cfg config.Console, logger *slog.Logger) error {
 		ProducerURL: cfg.ProducerURL, ConsumerURL: cfg.ConsumerURL, APIToken: cfg.APIToken,
 		Tokens: cfg.Tokens, Refresh: cfg.Refresh, TimelineMessages: cfg.TimelineMessages,
 	}, console.Deps{Kafka: broker.Inspector{Cluster: cluster}, Table: table, Replay: replays})
-	handler := ops.NewHandler(logger, ops.NewRegistry(), c.Handler(), broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic),
-		table)
+	ready := broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic)
+	handler := ops.NewHandler(logger, ops.NewRegistry(), c.Handler(), ready, table)
 	srv, err := service.ListenOn(ctx, cfg.Host, cfg.Port, handler, 30*time.Second)
 	if err != nil {
 		return err

@@ -238,6 +238,13 @@ func TestInspect(t *testing.T) {
 	_, err = broker.ReadRange(ctx, cluster, "t", p, 0, 150)
 	assert.Error(t, err, "more than a page is refused")
 
+	// A group that does not exist has committed nothing.
+	none, err := broker.DescribeGroup(ctx, cluster, "nobody", "t")
+	require.NoError(t, err)
+	require.Len(t, none.Partitions, 3)
+	assert.Equal(t, int64(-1), none.Partitions[p].Committed)
+	assert.Equal(t, int64(150), none.Partitions[p].Lag())
+
 	// A group that committed 100 of the 150, with no member now.
 	r := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: "t", Group: "g", SessionTimeout: time.Second,
 		Logger: slog.New(slog.DiscardHandler)})

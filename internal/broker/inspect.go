@@ -152,6 +152,9 @@ func DescribeGroup(ctx context.Context, c Cluster, group, topic string) (Group, 
 	}
 	holder := map[int]string{}
 	for _, dg := range desc.Groups {
+		if errors.Is(dg.Error, kafka.GroupIdNotFound) {
+			continue // a group that never committed: no state, no member
+		}
 		if dg.Error != nil {
 			return g, fmt.Errorf("describe group %s: %w", group, dg.Error)
 		}
@@ -174,9 +177,14 @@ func DescribeGroup(ctx context.Context, c Cluster, group, topic string) (Group, 
 	for _, p := range ts[0].Partitions {
 		ids = append(ids, p.ID)
 	}
-	offs, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	offs, err := client.OffsetFetch(ctx,
+		&kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
 	if err == nil {
 		err = offs.Error
+	}
+	// Kafka answers a group it does not know with no offsets; some brokers (kfake) with an error.
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		err, offs = nil, &kafka.OffsetFetchResponse{}
 	}
 	if err != nil {
 		return g, fmt.Errorf("offset fetch %s: %w", group, err)

@@ -223,6 +223,7 @@ func LoadConsole() (Console, error) {
 		positive("CONSOLE_REFRESH", c.Refresh),
 		between("CONSOLE_TIMELINE_MESSAGES", c.TimelineMessages, 10, 100000),
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		atMostHalf("DDB_TIMEOUT", c.Store.Timeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 	)
 }
 

@@ -47,7 +47,7 @@ func newFixture(t *testing.T, tokens ...string) *fixture {
 	t.Helper()
 	f := &fixture{kafka: newFakeKafka(6, topic, dlq), table: fakeTable{rows: map[string]profile.Event{}},
 		replays: &fakePublisher{}, logs: logtest.New(t)}
-	f.producer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.producer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		f.published.Add(1)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, `{"EventId":"e1","PatientId":"1","UpdatedAt":"2026-01-02T05:00:00Z"}`)
@@ -232,7 +232,7 @@ func TestHubPollsOncePerIntervalForEveryWatcher(t *testing.T) {
 	var received atomic.Int64
 	for range 50 {
 		ch, stop := h.Watch()
-		defer stop()
+		t.Cleanup(stop)
 		wg.Go(func() {
 			for {
 				select {
@@ -366,7 +366,7 @@ func TestViewsOfPatientDataAreAudited(t *testing.T) {
 	f.table.rows["p1"] = e
 	paths := map[string]string{
 		"/patients/p1": "patient",
-		fmt.Sprintf("/topics/events/partitions/%d", m.Partition):          "messages",
+		fmt.Sprintf("/topics/events/partitions/%d", m.Partition):           "messages",
 		fmt.Sprintf("/topics/events/partitions/%d/offsets/0", m.Partition): "message",
 		"/table":       "table",
 		"/deadletters": "deadletters",

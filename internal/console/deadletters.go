@@ -102,8 +102,8 @@ func (c *Console) handleReplay() http.Handler {
 			}
 			return nil
 		}
-		pg.Summary, err = replay.Run(r.Context(), replay.Config{Topic: c.cfg.Topic, Filter: replay.All, DryRun: pg.DryRun},
-			read, c.deps.Replay, &out)
+		rc := replay.Config{Topic: c.cfg.Topic, Filter: replay.All, DryRun: pg.DryRun}
+		pg.Summary, err = replay.Run(r.Context(), rc, read, c.deps.Replay, &out)
 		if err != nil {
 			pg.Err = err.Error()
 		}

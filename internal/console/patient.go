@@ -88,13 +88,14 @@ func (c *Console) timeline(ctx context.Context, id string) (patientPage, error) 
 	pg.Partition = ts[0].Partitions[broker.PartitionOf([]byte(id), len(ts[0].Partitions))]
 	pg.From, pg.To = max(pg.Partition.First, pg.Partition.End-int64(pg.Limit)), pg.Partition.End
 	var mine []message.Message
-	err = c.deps.Kafka.ReadPartition(ctx, pg.Topic.Name, pg.Partition.ID, pg.From, pg.To, func(m message.Message) error {
-		pg.Read++
-		if string(m.Key) == id {
-			mine = append(mine, m)
-		}
-		return nil
-	})
+	err = c.deps.Kafka.ReadPartition(ctx, pg.Topic.Name, pg.Partition.ID, pg.From, pg.To,
+		func(m message.Message) error {
+			pg.Read++
+			if string(m.Key) == id {
+				mine = append(mine, m)
+			}
+			return nil
+		})
 	if err != nil {
 		return pg, unavailable("the broker", err)
 	}

@@ -42,7 +42,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
 	},
 	"stamp":       func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-	"num":         func(n int64) string { return groupDigits(n) },
+	"num":         groupDigits,
 	"ms":          func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) },
 	"add":         func(a, b int64) int64 { return a + b },
 	"statusClass": statusClass,
@@ -92,7 +92,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	addTiming(w, r, "app")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes()) //nolint:gosec // G705: html/template has escaped every value
+	_, _ = w.Write(buf.Bytes())
 }
 
 // fail answers err: as a page for a browser, as a problem (application/problem+json) for any other
@@ -103,7 +103,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case !errors.As(err, &pe):
 		c.logger.Error("console request failed", "path", r.URL.Path, "error", err.Error())
 		pe = problem.Errorf(problem.Internal, "the console failed to answer; its log says why")
-	case error(pe) != err: // a problem with its cause wrapped: the page says what, the log why
+	case !isBare(err, pe): // a problem with its cause wrapped: the page says what, the log why
 		c.logger.Warn("console request failed", "path", r.URL.Path, "error", err.Error())
 	}
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
@@ -207,4 +207,10 @@ func groupDigits(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// isBare reports whether err is the problem pe itself, with no cause wrapped under it.
+func isBare(err error, pe *problem.Error) bool {
+	bare, ok := err.(*problem.Error) //nolint:errorlint // whether err is pe itself, not whether it wraps one
+	return ok && bare == pe
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/problem"
@@ -38,17 +39,29 @@ func (c *Console) Handler() http.Handler {
 
 type startKey struct{}
 
-// timed notes when the request arrived, for the Server-Timing of its answer.
+// pageTimeout bounds a page's reads of the broker, the table and the services, so that a hung
+// dependency is an error page rather than a page that never comes.
+const pageTimeout = 15 * time.Second
+
+// timed notes when the request arrived, for the Server-Timing of its answer, and bounds every
+// request but the live stream by pageTimeout.
 func timed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), startKey{}, time.Now())))
+		ctx := context.WithValue(r.Context(), startKey{}, time.Now())
+		if !strings.HasPrefix(r.URL.Path, "/live/") {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, pageTimeout)
+			defer cancel()
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 // addTiming adds how long the request has taken so far to the answer's Server-Timing.
 func addTiming(w http.ResponseWriter, r *http.Request, name string) {
 	if start, ok := r.Context().Value(startKey{}).(time.Time); ok {
-		w.Header().Add("Server-Timing", fmt.Sprintf("%s;dur=%.3f", name, float64(time.Since(start))/float64(time.Millisecond)))
+		took := float64(time.Since(start)) / float64(time.Millisecond)
+		w.Header().Add("Server-Timing", fmt.Sprintf("%s;dur=%.3f", name, took))
 	}
 }
 

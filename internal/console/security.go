@@ -52,7 +52,8 @@ func (a *access) identify(r *http.Request) (who string, ok bool) {
 		return loopbackWho, true
 	}
 	token := ""
-	if scheme, t, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
+	scheme, t, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if found && strings.EqualFold(scheme, "Bearer") {
 		token = strings.TrimSpace(t)
 	} else if c, err := r.Cookie(tokenCookie); err == nil {
 		token = c.Value

@@ -193,10 +193,10 @@ func TestConsoleInABrowser(t *testing.T) {
 			message.Message{Key: []byte("raw"), Value: []byte(`{"PatientId":"raw","FirstName":"` + markup + `"}`)},
 			message.Message{Key: []byte("raw"), Value: []byte{0xff, 0xfe, '<', 'b', '>'}},
 			message.Message{Key: []byte("raw"), Value: []byte(huge)}))
-		page := open(t, "/find?key=raw", "")
+		shown := open(t, "/find?key=raw", "")
 		for _, want := range []string{markup, "not UTF-8: shown as hex", "ff fe 3c 62 3e",
 			groupDigits(len(huge)) + " bytes: the first 65,536 shown"} {
-			assert.True(t, strings.Contains(page, want), "the page lacks %q", want)
+			assert.True(t, strings.Contains(shown, want), "the page lacks %q", want)
 		}
 		assert.Zero(t, dialogs.Load(), "a value's markup opened a dialog")
 	})

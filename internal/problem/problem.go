@@ -84,7 +84,8 @@ var kinds = map[Kind]struct {
 		status: http.StatusForbidden, typ: "forbidden", title: "The request is refused",
 	},
 	BadGateway: {
-		status: http.StatusBadGateway, typ: "upstream-unavailable", title: "A service behind the console did not answer",
+		status: http.StatusBadGateway, typ: "upstream-unavailable",
+		title:      "A service behind the console did not answer",
 		retryLater: true,
 	},
 }
