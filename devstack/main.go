@@ -156,7 +156,7 @@ func runAll(ctx context.Context, stdout io.Writer, cfg config.DevStack, bin stri
 		run = append(run, service("consumer", cfg.ConsumerPort), service("producer", cfg.ProducerPort))
 	}
 	run = append(run, consoleService(cfg, bin, defaults, ddb))
-	up := func() { fmt.Fprint(console, stackBanner(cfg, s)) }
+	up := func() { fmt.Fprint(console, stackBanner(cfg)) }
 	if services {
 		up = func() { fmt.Fprint(console, banner(cfg)) }
 	}
@@ -178,9 +178,10 @@ func consoleService(cfg config.DevStack, bin string, defaults, ddb []string) dev
 }
 
 // stackBanner says that the stack and the console are up, for `make local-dev-stack`.
-func stackBanner(cfg config.DevStack, s *devenv.Stack) string {
-	return fmt.Sprintf("\ndevstack ready\n%s  console   http://localhost:%d\n\nRun the services against it "+
-		"(make run-producer, make run-consumer). Ctrl-C stops everything.\n\n", s.Describe(), cfg.ConsolePort)
+func stackBanner(cfg config.DevStack) string {
+	return fmt.Sprintf("\nThe stack is up. Open the console: http://localhost:%d\n"+
+		"Run the services against it (make run-producer, make run-consumer). Ctrl-C stops everything.\n\n",
+		cfg.ConsolePort)
 }
 
 // banner says that everything is up, and how to try it.

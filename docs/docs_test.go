@@ -57,7 +57,7 @@ var binaries = []binary{
 const intro = "# Configuration\n" +
 	"\n" +
 	"Every setting is an environment variable, read at start. A bad value stops the binary with one\n" +
-	"line naming the variable. `bin/producer -h` and `bin/consumer -h` (or `-help`, `--help`)\n" +
+	"line naming the variable. `bin/producer -h`, `bin/consumer -h` and `bin/console -h` (or `-help`, `--help`)\n" +
 	"print their variables with defaults and meanings and exit 0 (`internal/e2e` `TestHelp`);\n" +
 	"`bin/devstack -h` prints the dev stack's own. Durations are Go duration strings\n" +
 	"(`250ms`, `5s`, `720h`) and must be positive; lists are comma-separated. The logs write durations\n" +

@@ -99,12 +99,14 @@ func (c *Console) handleLogin() http.Handler {
 			return
 		}
 		// Secure only over TLS: the console serves plain HTTP, where a Secure cookie is never sent.
-		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true, //nolint:gosec // G124: see above
-			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		cookie := &http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true, //nolint:gosec // G124: above
+			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
+		http.SetCookie(w, cookie)
 		next := r.PostFormValue("next")
 		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 			next = "/"
 		}
-		http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // G710: next is a path on this site, checked above
+		// next is a path on this site: checked above.
+		http.Redirect(w, r, next, http.StatusSeeOther) //nolint:gosec // G710: see above
 	})
 }

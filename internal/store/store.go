@@ -275,7 +275,7 @@ func (t *Table) Scan(ctx context.Context, fn func(profile.Event)) error {
 // after for the next page, empty after the last one. It is one Scan call with Limit and
 // ExclusiveStartKey: a page costs the same however large the table is.
 func (t *Table) Page(ctx context.Context, limit int, after string) (rows []profile.Event, next string, err error) {
-	n := int32(min(max(limit, 1), 1000)) //nolint:gosec // G115: clamped to 1..1000 first
+	n := int32(min(max(limit, 1), 1000))
 	in := &dynamodb.ScanInput{TableName: aws.String(t.table), Limit: aws.Int32(n), ConsistentRead: aws.Bool(true)}
 	if after != "" {
 		in.ExclusiveStartKey = map[string]types.AttributeValue{
