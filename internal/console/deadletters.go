@@ -50,7 +50,10 @@ func (c *Console) handleDeadLetters() http.Handler {
 		}
 		slices.SortStableFunc(pg.DeadLetters, func(a, b shownMessage) int { return b.Time.Compare(a.Time) })
 		pg.DeadLetters = pg.DeadLetters[:min(len(pg.DeadLetters), deadLetterPage)]
-		var at []string
+		at := []string{"none"}
+		if len(pg.DeadLetters) > 0 {
+			at = at[:0]
+		}
 		for _, d := range pg.DeadLetters {
 			at = append(at, strconv.Itoa(d.Partition)+"/"+strconv.FormatInt(d.Offset, 10))
 		}

@@ -185,10 +185,18 @@ func (c *Console) handleMessages() http.Handler {
 			pg.Newer = min(p.End, before+pageSize)
 		}
 		audit.Log(r.Context(), c.logger, who(r.Context()), "messages",
-			slog.String("messages", fmt.Sprintf("%s/%d/%d-%d", t.Name, p.ID, from, before-1)))
+			slog.String("messages", offsets(t.Name, p.ID, from, before)))
 		c.render(w, r, http.StatusOK, "messages", view{Title: fmt.Sprintf("%s / partition %d", t.Name, p.ID),
 			Nav: "messages", Notes: notes, Data: pg})
 	})
+}
+
+// offsets names the messages [from, to) of a partition for an audit line: topic/partition/first-last.
+func offsets(topic string, partition int, from, to int64) string {
+	if to <= from {
+		return fmt.Sprintf("%s/%d/none", topic, partition)
+	}
+	return fmt.Sprintf("%s/%d/%d-%d", topic, partition, from, to-1)
 }
 
 // pageEnd reads where a page ends from the query: before (exclusive) or offset (the page that

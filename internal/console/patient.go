@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -73,7 +72,7 @@ func (c *Console) handlePatient() http.Handler {
 			return
 		}
 		audit.Log(r.Context(), c.logger, who(r.Context()), "patient", slog.String("patient_id", id),
-			slog.String("messages", fmt.Sprintf("%s/%d/%d-%d", pg.Topic.Name, pg.Partition.ID, pg.From, pg.To-1)))
+			slog.String("messages", offsets(pg.Topic.Name, pg.Partition.ID, pg.From, pg.To)))
 		c.render(w, r, http.StatusOK, "patient", view{Title: "Patient " + id, Nav: "patients", Data: pg})
 	})
 }
