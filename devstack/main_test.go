@@ -179,7 +179,7 @@ func TestRunRefuses(t *testing.T) {
 }
 
 // The banner is word for word the one devstack/run.sh printed before devstack did, with the real
-// ports.
+// ports, and the console's URL.
 func TestBanner(t *testing.T) {
 	tests := []struct {
 		name string
@@ -188,6 +188,8 @@ func TestBanner(t *testing.T) {
 	}{
 		{name: "defaults", want: `
 Everything is up. Authentication is OFF: anyone who reaches :3000 can write (set API_TOKENS or API_TOKENS_FILE)
+Open the console: http://localhost:8080
+
 Try it:
 
   curl -i -X POST localhost:3000/patientprofile -H 'Content-Type: application/json' \
@@ -200,8 +202,10 @@ Ctrl-C stops everything.
 
 `},
 		{name: "other ports and tokens", env: map[string]string{"PRODUCER_PORT": "4000", "DDB_PORT": "5566",
-			"API_TOKENS": "0123456789abcdef"}, want: `
+			"CONSOLE_PORT": "9090", "API_TOKENS": "0123456789abcdef"}, want: `
 Everything is up. Authentication is ON: POST needs -H 'Authorization: Bearer <token>'
+Open the console: http://localhost:9090
+
 Try it:
 
   curl -i -X POST localhost:4000/patientprofile -H 'Content-Type: application/json' \

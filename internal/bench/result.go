@@ -17,6 +17,8 @@ type Result struct {
 	EndToEnd []EndToEndResult
 	// Drain is the memory drain; nil when it was skipped.
 	Drain *DrainResult
+	// Console is the console's pages on a topic of Messages messages; nil when it was skipped.
+	Console *ConsoleResult
 }
 
 // Setup is the sizes a run used (from Config).
@@ -96,4 +98,21 @@ type DrainResult struct {
 	Events, Burst int
 	// PeakRSS is the consumer's VmHWM at the end, in bytes.
 	PeakRSS int64
+}
+
+// ConsoleResult is the console's server time per page, from its Server-Timing, and the same reads
+// made directly (the baselines), on a topic of Messages messages.
+type ConsoleResult struct {
+	Messages int64
+	// TimelineBound is how many of the partition's newest messages the timeline reads.
+	TimelineBound int
+	// Overview is the whole page, Poll the shared poll it waited for.
+	Overview, Poll, Page, Timeline Quantiles
+	// The baselines: the broker and table reads each page makes, made directly.
+	BaseOverview, BasePage, BaseTimeline Quantiles
+}
+
+// Quantiles of a set of durations.
+type Quantiles struct {
+	P50, P99 time.Duration
 }

@@ -228,7 +228,7 @@ func TestUsage(t *testing.T) {
 		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL", "MAX_IN_FLIGHT", "MAX_BUFFERED",
 			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
 			"API_TOKENS", "API_TOKENS_FILE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
-		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN", "PRODUCER_PORT", "CONSUMER_PORT"}},
+		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN", "PRODUCER_PORT", "CONSUMER_PORT", "CONSOLE_PORT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,6 +309,56 @@ func TestLoadConsumerBounds(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, [2]int{c.MaxInFlight, c.MaxBuffered})
+		})
+	}
+}
+
+func TestLoadConsole(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(t *testing.T, c config.Console)
+		wantErr string
+	}{
+		{name: "defaults: loopback, port 8080, the consumer's names", want: func(t *testing.T, c config.Console) {
+			assert.Equal(t, 8080, c.Port)
+			assert.Equal(t, "127.0.0.1", c.Host)
+			assert.Empty(t, c.Tokens)
+			assert.Equal(t, "consultation", c.Group)
+			assert.Equal(t, "patient.profile.updated.dlq", c.DLQTopic)
+			assert.Equal(t, "patient-profile", c.Table)
+			assert.Equal(t, "http://localhost:3000", c.ProducerURL)
+			assert.Equal(t, 2*time.Second, c.Refresh)
+		}},
+		{name: "another loopback address needs no token", env: map[string]string{"CONSOLE_HOST": "::1"},
+			want: func(t *testing.T, c config.Console) { assert.Equal(t, "::1", c.Host) }},
+		{name: "every interface needs a token", env: map[string]string{"CONSOLE_HOST": "0.0.0.0"},
+			wantErr: "CONSOLE_HOST=0.0.0.0 is not loopback: set CONSOLE_TOKEN or CONSOLE_TOKEN_FILE"},
+		{name: "every interface with a token", env: map[string]string{"CONSOLE_HOST": "0.0.0.0", "CONSOLE_TOKEN": "aaaaaaaaaaaaaaaa"},
+			want: func(t *testing.T, c config.Console) { assert.Equal(t, []string{"aaaaaaaaaaaaaaaa"}, c.Tokens) }},
+		{name: "tokens from a file", env: map[string]string{"CONSOLE_TOKEN_FILE": writeFile(t, "# people\nbbbbbbbbbbbbbbbb\n")},
+			want: func(t *testing.T, c config.Console) { assert.Equal(t, []string{"bbbbbbbbbbbbbbbb"}, c.Tokens) }},
+		{name: "a short token names the console's variable", env: map[string]string{"CONSOLE_TOKEN": "short"},
+			wantErr: "CONSOLE_TOKEN: token 1 must be at least 16"},
+		{name: "port out of range", env: map[string]string{"CONSOLE_PORT": "0"}, wantErr: "CONSOLE_PORT=0"},
+		{name: "producer URL without a scheme", env: map[string]string{"CONSOLE_PRODUCER_URL": "localhost:3000"},
+			wantErr: "CONSOLE_PRODUCER_URL"},
+		{name: "timeline bound", env: map[string]string{"CONSOLE_TIMELINE_MESSAGES": "5"}, wantErr: "CONSOLE_TIMELINE_MESSAGES=5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.LoadConsole()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.NotContains(t, err.Error(), "\n", "the error must be one line")
+				return
+			}
+			require.NoError(t, err)
+			tt.want(t, c)
 		})
 	}
 }

@@ -31,6 +31,8 @@ const (
 	Overloaded
 	BrokerUnavailable
 	StoreUnavailable
+	Forbidden
+	BadGateway
 )
 
 // typePrefix starts every problem type: tag URIs (RFC 4151) are stable identifiers that are not
@@ -78,7 +80,18 @@ var kinds = map[Kind]struct {
 		status: http.StatusServiceUnavailable, typ: "store-unavailable", title: "The replica could not be read",
 		retryLater: true,
 	},
+	Forbidden: {
+		status: http.StatusForbidden, typ: "forbidden", title: "The request is refused",
+	},
+	BadGateway: {
+		status: http.StatusBadGateway, typ: "upstream-unavailable",
+		title:      "A service behind the console did not answer",
+		retryLater: true,
+	},
 }
+
+// Status is the HTTP status of kind k.
+func Status(k Kind) int { return kinds[k].status }
 
 // Field is one bad input field. Pointer is a JSON Pointer into the request body, as in RFC 9457's
 // own example.

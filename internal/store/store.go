@@ -270,6 +270,35 @@ func (t *Table) Scan(ctx context.Context, fn func(profile.Event)) error {
 	return nil
 }
 
+// Page returns up to limit rows (profiles and tombstones) in the table's own order, starting
+// after the row of PatientId after (from the start when empty), and the PatientId to pass as
+// after for the next page, empty after the last one. It is one Scan call with Limit and
+// ExclusiveStartKey: a page costs the same however large the table is.
+func (t *Table) Page(ctx context.Context, limit int, after string) (rows []profile.Event, next string, err error) {
+	n := int32(min(max(limit, 1), 1000))
+	in := &dynamodb.ScanInput{TableName: aws.String(t.table), Limit: aws.Int32(n), ConsistentRead: aws.Bool(true)}
+	if after != "" {
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			attrPatientID: &types.AttributeValueMemberS{Value: after},
+		}
+	}
+	out, err := t.client.Scan(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("scan %s: %w", t.table, err)
+	}
+	for _, it := range out.Items {
+		e, err := fromItem(it)
+		if err != nil {
+			return nil, "", fmt.Errorf("scan %s: %w", t.table, err)
+		}
+		rows = append(rows, e)
+	}
+	if v, ok := out.LastEvaluatedKey[attrPatientID].(*types.AttributeValueMemberS); ok {
+		next = v.Value
+	}
+	return rows, next, nil
+}
+
 func fromItem(it map[string]types.AttributeValue) (profile.Event, error) {
 	str := func(name string) string {
 		if v, ok := it[name].(*types.AttributeValueMemberS); ok {
