@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -107,8 +108,15 @@ func validKey(key string) bool {
 
 // fingerprint identifies a request for its key: its method, path and body. Its caller is in the
 // key itself. A retry sends the same request; the same key with another one is refused (422).
+//
+// The body holds patient data, and a plain hash of it would let a reader of the key table confirm
+// a guessed name; so with authentication on the hash is keyed (HMAC) with the caller's secret,
+// which the table does not hold.
 func fingerprint(r *http.Request, body []byte) string {
 	h := sha256.New()
+	if secret := auth.CallerOf(r.Context()).Secret; secret != nil {
+		h = hmac.New(sha256.New, secret)
+	}
 	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
@@ -124,7 +132,7 @@ func (k *keys) publishOnce(w http.ResponseWriter, r *http.Request, p *publishing
 	at, id := p.stamper.stamp()
 	bctx, cancel := k.bound(ctx)
 	// The caller's scope keeps one caller's keys, and answers, from every other caller.
-	c, err := k.store.Begin(bctx, auth.Caller(ctx)+" "+key, fp, id, at)
+	c, err := k.store.Begin(bctx, auth.CallerOf(ctx).ID+" "+key, fp, id, at)
 	cancel()
 	if err != nil {
 		k.requests.WithLabelValues("unavailable").Inc()

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -303,10 +305,16 @@ func TestKeyedAnswers(t *testing.T) {
 		assert.Empty(t, theirs.Header().Get(replayedHeader), "another caller's answer is never shown")
 		assert.NotEqual(t, stampOf(t, mine)["EventId"], stampOf(t, theirs)["EventId"])
 		assert.Len(t, pub.events, 2)
-		for scoped := range k.records {
+		plain := sha256.Sum256([]byte("POST /patientprofile\n" + body))
+		fingerprints := map[string]bool{}
+		for scoped, r := range k.records {
 			assert.NotContains(t, scoped, token, "the token is never stored")
 			assert.NotContains(t, scoped, other)
+			assert.NotEqual(t, hex.EncodeToString(plain[:]), r.fingerprint,
+				"a plain hash of the body would let a reader of the table confirm a guessed name")
+			fingerprints[r.fingerprint] = true
 		}
+		assert.Len(t, fingerprints, 2, "each caller's hash is keyed with its own secret")
 	})
 }
 

@@ -43,27 +43,39 @@ func RequireToken(tokens []string) func(http.Handler) http.Handler {
 				problem.Write(w, r, problem.Errorf(problem.Unauthorized, "the bearer token is not valid"))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, callerID(got))))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, callerOf(got))))
 		})
 	}
 }
 
+// Caller is who sent a request, as RequireToken let it through. Whatever is kept per caller, such
+// as an Idempotency-Key and its answer, is kept under its ID, so that one caller never sees
+// another's.
+type Caller struct {
+	// ID names the caller: derived from its token (never the token itself), or "anonymous".
+	ID string
+	// Secret is known only to whoever holds the token; nil without authentication. A hash of a
+	// request keyed with it, stored beside the ID, cannot be used by a reader of the store to
+	// confirm a guess of what the request said.
+	Secret []byte
+}
+
 // Anonymous is the one caller of routes without authentication.
-const Anonymous = "anonymous"
+var Anonymous = Caller{ID: "anonymous"}
 
 type callerKey struct{}
 
-// callerID names the holder of a token by half of its SHA-256: enough to tell callers apart, and
-// nothing a reader of a stored id could turn back into the token.
-func callerID(sum [sha256.Size]byte) string { return "token:" + hex.EncodeToString(sum[:16]) }
+// callerOf derives a caller from the SHA-256 of its token: the ID from one half, by way of hex,
+// and the secret from all of it, by way of another hash, so that neither gives the other away.
+func callerOf(sum [sha256.Size]byte) Caller {
+	secret := sha256.Sum256(append([]byte("patient-profile caller secret\x00"), sum[:]...))
+	return Caller{ID: "token:" + hex.EncodeToString(sum[:16]), Secret: secret[:]}
+}
 
-// Caller is who sent the request, as RequireToken let it through: an id derived from its token
-// (never the token), or Anonymous when authentication is off. Whatever is kept per caller, such
-// as an Idempotency-Key and its answer, is kept under this id, so that one caller never sees
-// another's.
-func Caller(ctx context.Context) string {
-	if id, ok := ctx.Value(callerKey{}).(string); ok {
-		return id
+// CallerOf is the request's caller; Anonymous when authentication is off.
+func CallerOf(ctx context.Context) Caller {
+	if c, ok := ctx.Value(callerKey{}).(Caller); ok {
+		return c
 	}
 	return Anonymous
 }

@@ -42,8 +42,8 @@ type loadConn struct {
 	// keyed sends each request's patient id as its Idempotency-Key: a new key every time.
 	keyed bool
 	conn  net.Conn
-	r    *bufio.Reader
-	buf  []byte
+	r     *bufio.Reader
+	buf   []byte
 }
 
 func dialLoad(ctx context.Context, rawURL string) (*loadConn, error) {

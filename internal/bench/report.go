@@ -155,8 +155,9 @@ func (p ProducerResult) rows() []Row {
 		Row{
 			Measure: "producer, a new Idempotency-Key on every request",
 			Result:  rateAndP99(p.Keyed),
-			Ratio:   ratio(keyed, producer, "producer without keys") + "; " + ratio(keyed, p.KeyCeiling, "key table ceiling"),
-			Target:  "≥ 0.5x producer without keys", Met: met(keyed >= 0.5*producer),
+			Ratio: ratio(keyed, producer, "producer without keys") + "; " +
+				ratio(keyed, p.KeyCeiling, "key table ceiling"),
+			Target: "≥ 0.5x producer without keys", Met: met(keyed >= 0.5*producer),
 		},
 	)
 }
