@@ -105,7 +105,8 @@ func TestARetryWithAKeyNeverOverwritesANewerUpdate(t *testing.T) {
 	s := startStack(t, logs)
 	cport, pport := devenvtest.FreePort(t), devenvtest.FreePort(t)
 	start(t, "consumer", s.ConsumerEnv(cport), cport, logs)
-	start(t, "producer", s.ProducerEnv(pport, "PUBLISH_TIMEOUT=2s"), pport, logs)
+	// A generous bound on the key table's calls: the test is about the broker, on a busy machine.
+	start(t, "producer", s.ProducerEnv(pport, "PUBLISH_TIMEOUT=2s", "IDEMPOTENCY_TIMEOUT=3s"), pport, logs)
 	const patient = "lost-update"
 	v1 := `{"PatientId":"` + patient + `","FirstName":"v1"}`
 	v2 := `{"PatientId":"` + patient + `","FirstName":"v2"}`
@@ -162,7 +163,8 @@ func TestConcurrentRetriesAcrossProducers(t *testing.T) {
 	s := startStack(t, logs)
 	ports := []int{devenvtest.FreePort(t), devenvtest.FreePort(t)}
 	for _, port := range ports {
-		start(t, "producer", s.ProducerEnv(port), port, logs)
+		// A generous bound on the key table's calls: a 503 would not say anything about races.
+		start(t, "producer", s.ProducerEnv(port, "PUBLISH_TIMEOUT=2s", "IDEMPOTENCY_TIMEOUT=3s"), port, logs)
 	}
 	// The broker holds its first acknowledgement a while, so that the retries meet the first
 	// request in flight, not only its answer.
