@@ -39,9 +39,9 @@ run: ## Run the stack, the producer, the consumer and the console (http://localh
 	$(GO) build -o bin/ ./devstack
 	exec bin/devstack -run
 
-run-producer: ## Run the producer against the local stack (or whatever the environment says)
+run-producer: ## Run the producer against the local stack (DDB_HOST, for its keys, defaults to localhost:4566)
 	$(GO) build -o bin/ ./cmd/producer
-	exec bin/producer
+	DDB_HOST=$${DDB_HOST-http://localhost:4566} exec bin/producer
 
 run-consumer: ## Run the consumer against the local stack (DDB_HOST defaults to localhost:4566)
 	$(GO) build -o bin/ ./cmd/consumer

@@ -26,6 +26,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/idempotency"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
@@ -225,15 +226,19 @@ func provisionEnv(ctx context.Context, stdout io.Writer, cfg config.DevStack) er
 	if err != nil {
 		return err
 	}
-	ttl := "TTL on " + store.AttrExpiresAt
-	err = devenv.Provision(ctx, cluster, client, cfg.Table, cfg.Topic, cfg.DLQTopic)
+	ttl, keyTTL := "TTL on "+store.AttrExpiresAt, "TTL on "+idempotency.AttrExpiresAt
+	err = devenv.Provision(ctx, cluster, client, cfg.Table, cfg.KeyTable, cfg.Topic, cfg.DLQTopic)
 	if errors.Is(err, store.ErrNoTTL) {
 		ttl, err = "no TTL: the endpoint has none, so tombstones will not expire", nil
+		keyTTL = "no TTL: expired keys stay in the table, and count as absent"
 	}
 	if err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
 	fmt.Fprintf(stdout, "topics %s, %s on %s: %d partitions each where created\ntable %s on %s: %s\n",
 		cfg.Topic, cfg.DLQTopic, strings.Join(cfg.Brokers, ","), devenv.Partitions, cfg.Table, cfg.Store.Host, ttl)
+	if cfg.KeyTable != "" {
+		fmt.Fprintf(stdout, "table %s (Idempotency-Keys) on %s: %s\n", cfg.KeyTable, cfg.Store.Host, keyTTL)
+	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/idempotency"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
@@ -57,6 +58,7 @@ func TestProvision(t *testing.T) {
 			t.Setenv("TOPIC_NAME", "events")
 			t.Setenv("DLQ_TOPIC", "events.dlq")
 			t.Setenv("DDB_NAME", "profiles")
+			t.Setenv("IDEMPOTENCY_TABLE", "keys")
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -64,6 +66,7 @@ func TestProvision(t *testing.T) {
 				var out bytes.Buffer
 				require.NoError(t, run(ctx, []string{"devstack", "-provision"}, &out), "provisioning %d", i+1)
 				assert.Contains(t, out.String(), tt.wantTTL, "provisioning %d", i+1)
+				assert.Contains(t, out.String(), "table keys (Idempotency-Keys) on "+endpoint, "provisioning %d", i+1)
 			}
 
 			for _, topic := range []string{"events", "events.dlq"} {
@@ -78,11 +81,17 @@ func TestProvision(t *testing.T) {
 			assert.Equal(t, []types.AttributeDefinition{
 				{AttributeName: aws.String("PatientId"), AttributeType: types.ScalarAttributeTypeS},
 			}, table.Table.AttributeDefinitions)
+			keys, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("keys")})
+			require.NoError(t, err)
+			assert.Equal(t, []types.KeySchemaElement{{AttributeName: aws.String(idempotency.AttrKey), KeyType: types.KeyTypeHash}},
+				keys.Table.KeySchema)
 			if ttl != nil {
-				got, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("profiles")})
-				require.NoError(t, err)
-				assert.Equal(t, store.AttrExpiresAt, aws.ToString(got.TimeToLiveDescription.AttributeName))
-				assert.Equal(t, types.TimeToLiveStatusEnabled, got.TimeToLiveDescription.TimeToLiveStatus)
+				for table, attr := range map[string]string{"profiles": store.AttrExpiresAt, "keys": idempotency.AttrExpiresAt} {
+					got, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+					require.NoError(t, err)
+					assert.Equal(t, attr, aws.ToString(got.TimeToLiveDescription.AttributeName), table)
+					assert.Equal(t, types.TimeToLiveStatusEnabled, got.TimeToLiveDescription.TimeToLiveStatus, table)
+				}
 			}
 		})
 	}

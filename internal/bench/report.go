@@ -124,7 +124,7 @@ func (wl Workload) what() string {
 
 func (p ProducerResult) rows() []Row {
 	producer, naive, ceiling := p.Producer.Rate, p.Naive.Rate, p.HTTPCeiling.Rate
-	return []Row{
+	rows := []Row{
 		{
 			Measure: fmt.Sprintf("HTTP ceiling: the same route, a publisher that does nothing (%d connections)",
 				p.Conns),
@@ -145,6 +145,24 @@ func (p ProducerResult) rows() []Row {
 			Target:  "p99 ≤ 10 ms", Met: met(p.OpenLoop.Errors == 0 && p.OpenLoop.P99 <= 10*time.Millisecond),
 		},
 	}
+	if p.Keyed.Rate == 0 {
+		return rows
+	}
+	keyed := p.Keyed.Rate
+	return append(rows,
+		Row{
+			Measure: fmt.Sprintf("key table ceiling: %d goroutines, a claim and a completion per new key "+
+				"(the two conditional writes of a keyed request)", p.Conns),
+			Result: fmt.Sprintf("%s keys/s", num(p.KeyCeiling)), Ratio: "1.00x (baseline)",
+		},
+		Row{
+			Measure: "producer, a new Idempotency-Key on every request",
+			Result:  rateAndP99(p.Keyed),
+			Ratio: ratio(keyed, producer, "producer without keys") + "; " +
+				ratio(keyed, p.KeyCeiling, "key table ceiling"),
+			Target: "≥ 0.5x producer without keys", Met: met(keyed >= 0.5*producer),
+		},
+	)
 }
 
 func (e EndToEndResult) row() Row {

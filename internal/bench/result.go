@@ -67,6 +67,12 @@ type ProducerResult struct {
 	// OpenLoop is the producer alone, open loop, at OpenLoopRate (half its closed-loop rate).
 	OpenLoopRate float64
 	OpenLoop     Load
+	// Keyed is the producer under the same closed loop with a new Idempotency-Key on every
+	// request. KeyCeiling is its baseline: the key table's own rate, in keys/s, for what a keyed
+	// request asks of it (a claim and a completion of a new key) from Conns goroutines. Zero when
+	// not measured.
+	Keyed      Load
+	KeyCeiling float64
 }
 
 // Load is what an HTTP load measured.

@@ -74,9 +74,43 @@ type Producer struct {
 	EventSource          string        `envconfig:"EVENT_SOURCE" default:"/patient-profile/producer" desc:"the CloudEvents source (ce_source) of the events published"`
 	MaxInFlightPublishes int           `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024" desc:"bound on requests waiting for the broker at once; past it, an immediate 503 with Retry-After, never a queue"`
 	Access
+	Idempotency
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	Telemetry
+}
+
+// Idempotency is where the producer keeps the Idempotency-Keys of POST and DELETE: a DynamoDB
+// table that every replica shares, so that a retry sent to another replica finds its key.
+type Idempotency struct {
+	DynamoDB
+	KeyTable string `envconfig:"IDEMPOTENCY_TABLE" default:"patient-profile-idempotency" desc:"DynamoDB table of the Idempotency-Keys, shared by every producer replica (hash key IdempotencyKey (S), TTL on ExpiresAt); empty turns keys off, and a request that sends one is then refused"`
+	// KeyTTL bounds how old an event a retry can publish, since a retry reuses its first stamp.
+	KeyTTL time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h" desc:"how long a key is remembered after its first request: a retry within it gets the first answer, or publishes the first event again; after it, the key is new. Keep it well under the consumer's TOMBSTONE_TTL"`
+	// KeyLease must outlast a live request's hold on its key (its two key calls and its publish),
+	// or a retry would publish the same event beside it: harmless, but a waste.
+	KeyLease    time.Duration `envconfig:"IDEMPOTENCY_LEASE" default:"10s" desc:"how long a request holds its key while it publishes; a key left in progress by a producer that died is taken over by a retry once it lapses. More than PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT"`
+	KeyTimeout  time.Duration `envconfig:"IDEMPOTENCY_TIMEOUT" default:"1s" desc:"bound on one call to the key table; a request whose key cannot be recorded within it gets a 503 and publishes nothing"`
+	KeyRequired bool          `envconfig:"IDEMPOTENCY_REQUIRED" default:"false" desc:"true makes the Idempotency-Key header mandatory on POST and DELETE (400 without it); needs IDEMPOTENCY_TABLE"`
+}
+
+// check keeps a live request's hold on its key, and its answer, within the bounds around it.
+func (k Idempotency) check(publishTimeout, shutdownTimeout time.Duration) error {
+	if k.KeyTable == "" {
+		if k.KeyRequired {
+			return errors.New("config: IDEMPOTENCY_REQUIRED=true needs IDEMPOTENCY_TABLE")
+		}
+		return nil
+	}
+	held := publishTimeout + 2*k.KeyTimeout
+	return firstError(
+		positive("IDEMPOTENCY_TTL", k.KeyTTL),
+		positive("IDEMPOTENCY_LEASE", k.KeyLease),
+		positive("IDEMPOTENCY_TIMEOUT", k.KeyTimeout),
+		// Its answer must still reach the client after SIGTERM.
+		less("PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT", held, "SHUTDOWN_TIMEOUT", shutdownTimeout),
+		less("PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT", held, "IDEMPOTENCY_LEASE", k.KeyLease),
+	)
 }
 
 // Consumer configures cmd/consumer.
@@ -105,11 +139,16 @@ type Consumer struct {
 	Telemetry
 }
 
+// DynamoDB locates the DynamoDB API: the consumer's table is there, and the producer's keys.
+type DynamoDB struct {
+	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override, for dynalite or LocalStack (http://localhost:4566 locally); empty means real AWS, with the default credential chain"`
+	Region string `envconfig:"AWS_REGION" desc:"AWS region; with DDB_HOST set and this empty, us-east-1"`
+}
+
 // Store locates the DynamoDB table.
 type Store struct {
-	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override, for dynalite or LocalStack (http://localhost:4566 locally); empty means real AWS, with the default credential chain"`
-	Table  string `envconfig:"DDB_NAME" default:"patient-profile" desc:"DynamoDB table name"`
-	Region string `envconfig:"AWS_REGION" desc:"AWS region; with DDB_HOST set and this empty, us-east-1"`
+	DynamoDB
+	Table string `envconfig:"DDB_NAME" default:"patient-profile" desc:"DynamoDB table name"`
 	// Timeout bounds each call so that a hung store is retried rather than waited on forever.
 	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s" desc:"bound on one DynamoDB or dead-letter call; at most half of SHUTDOWN_TIMEOUT"`
 }
@@ -133,6 +172,7 @@ func LoadProducer() (Producer, error) {
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		// A request in flight at SIGTERM must get its answer before the process exits.
 		less("PUBLISH_TIMEOUT", c.PublishTimeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		c.Idempotency.check(c.PublishTimeout, c.ShutdownTimeout),
 	)
 }
 
@@ -245,6 +285,8 @@ type Embedded struct {
 	ProducerPort int `envconfig:"PRODUCER_PORT" default:"3000" desc:"port make run gives the producer (its SERVER_PORT)"`
 	ConsumerPort int `envconfig:"CONSUMER_PORT" default:"3001" desc:"port make run gives the consumer (its SERVER_PORT)"`
 	ConsolePort  int `envconfig:"CONSOLE_PORT" default:"8080" desc:"HTTP port of the console"`
+	// The producer reads the same variable, so the stack creates the table it will look for.
+	KeyTable string `envconfig:"IDEMPOTENCY_TABLE" default:"patient-profile-idempotency" desc:"the producer's table of Idempotency-Keys, which the stack creates beside the consumer's (DDB_NAME); empty creates none"`
 }
 
 // LoadDevStack reads the embedded stack's settings. Its error is one line naming the variable.

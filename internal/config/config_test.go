@@ -96,6 +96,31 @@ func TestLoadProducer(t *testing.T) {
 		{name: "CA file without TLS", env: map[string]string{"KAFKA_TLS_CA_FILE": "/ca.pem"}, wantErr: "KAFKA_TLS"},
 		{name: "TLS not a boolean", env: map[string]string{"KAFKA_TLS": "maybe"}, wantErr: "KAFKA_TLS"},
 		{name: "publish timeout not under the shutdown bound", env: map[string]string{"PUBLISH_TIMEOUT": "10s", "SHUTDOWN_TIMEOUT": "10s"}, wantErr: "PUBLISH_TIMEOUT=10s must be less than SHUTDOWN_TIMEOUT"},
+		{name: "keys by default", want: func(t *testing.T, c config.Producer) {
+			assert.Equal(t, "patient-profile-idempotency", c.KeyTable)
+			assert.Equal(t, 24*time.Hour, c.KeyTTL)
+			assert.Equal(t, 10*time.Second, c.KeyLease)
+			assert.Equal(t, time.Second, c.KeyTimeout)
+			assert.False(t, c.KeyRequired)
+			assert.Empty(t, c.Idempotency.Host)
+		}},
+		{name: "keys on a local endpoint, required", env: map[string]string{"DDB_HOST": "http://localhost:4566",
+			"IDEMPOTENCY_TABLE": "keys", "IDEMPOTENCY_REQUIRED": "true", "IDEMPOTENCY_TTL": "1h"},
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, "http://localhost:4566", c.Idempotency.Host)
+				assert.Equal(t, "keys", c.KeyTable)
+				assert.True(t, c.KeyRequired)
+				assert.Equal(t, time.Hour, c.KeyTTL)
+			}},
+		{name: "keys off", env: map[string]string{"IDEMPOTENCY_TABLE": ""},
+			want: func(t *testing.T, c config.Producer) { assert.Empty(t, c.KeyTable) }},
+		{name: "keys required but off", env: map[string]string{"IDEMPOTENCY_TABLE": "", "IDEMPOTENCY_REQUIRED": "true"},
+			wantErr: "IDEMPOTENCY_REQUIRED=true needs IDEMPOTENCY_TABLE"},
+		{name: "a key TTL of zero", env: map[string]string{"IDEMPOTENCY_TTL": "0s"}, wantErr: "IDEMPOTENCY_TTL=0s must be positive"},
+		{name: "a lease a request can outlast", env: map[string]string{"IDEMPOTENCY_LEASE": "6s"},
+			wantErr: "PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT=7s must be less than IDEMPOTENCY_LEASE"},
+		{name: "key calls that do not fit the shutdown", env: map[string]string{"IDEMPOTENCY_TIMEOUT": "3s", "IDEMPOTENCY_LEASE": "1m"},
+			wantErr: "PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT=11s must be less than SHUTDOWN_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +175,7 @@ func TestLoadDevStack(t *testing.T) {
 	assert.Equal(t, "/tmp/ddb", c.DynaliteData)
 	assert.Equal(t, 3000, c.ProducerPort)
 	assert.Equal(t, 3001, c.ConsumerPort)
+	assert.Equal(t, "patient-profile-idempotency", c.KeyTable, "the table the producer looks for by default")
 
 	t.Setenv("PRODUCER_PORT", "70000")
 	_, err = config.LoadDevStack()
@@ -224,11 +250,13 @@ func TestUsage(t *testing.T) {
 		want []string
 	}{
 		{"producer", &config.Producer{}, append(kafka, "PUBLISH_TIMEOUT", "EVENT_SOURCE", "MAX_IN_FLIGHT_PUBLISHES", "API_TOKENS", "API_TOKENS_FILE",
+			"DDB_HOST", "AWS_REGION", "IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_TIMEOUT", "IDEMPOTENCY_REQUIRED",
 			"SHUTDOWN_TIMEOUT", "LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
 		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL", "MAX_IN_FLIGHT", "MAX_BUFFERED",
-			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
+			"DDB_HOST", "AWS_REGION", "DDB_NAME", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
 			"API_TOKENS", "API_TOKENS_FILE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
-		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN", "PRODUCER_PORT", "CONSUMER_PORT", "CONSOLE_PORT"}},
+		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN", "PRODUCER_PORT", "CONSUMER_PORT",
+			"CONSOLE_PORT", "IDEMPOTENCY_TABLE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

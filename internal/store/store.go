@@ -379,20 +379,21 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string) err
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", table, err)
 	}
-	return enableTTL(ctx, client, table)
+	return EnableTTL(ctx, client, table, AttrExpiresAt)
 }
 
 // ErrNoTTL means the endpoint does not implement TTL (dynalite does not): the table works, but
-// tombstones are never deleted by the store. Readers treat them as erased either way.
-var ErrNoTTL = errors.New("the endpoint does not implement TimeToLive; tombstones will not expire")
+// its items are never deleted by the store. Readers treat an expired item as gone either way.
+var ErrNoTTL = errors.New("the endpoint does not implement TimeToLive; items will not expire")
 
-// enableTTL turns on the table's TTL on ExpiresAt, so that tombstones go away once no older
-// event can arrive any more. Turning it on twice is not an error.
-func enableTTL(ctx context.Context, client *dynamodb.Client, table string) error {
+// EnableTTL turns on the table's TTL on the attribute attr (epoch seconds), so that the store deletes
+// what has expired: tombstones once no older event can arrive any more, Idempotency-Keys once
+// they are forgotten. Turning it on twice is not an error.
+func EnableTTL(ctx context.Context, client *dynamodb.Client, table, attr string) error {
 	_, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: aws.String(table),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true),
+			AttributeName: aws.String(attr), Enabled: aws.Bool(true),
 		},
 	})
 	var apiErr smithy.APIError
