@@ -61,7 +61,7 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 	reg := ops.NewRegistry()
 	ops.RegisterConsumer(reg, running.Load)
 	writes := ops.MeasureStore(profiles, reg)
-	routes := replica.NewHandler(profiles, cfg.APITokens)
+	routes := replica.NewHandler(logger, profiles, cfg.APITokens)
 	handler := ops.NewHandler(logger, reg, routes, topics, profiles, loopCheck{&running})
 	srv, err := service.Listen(ctx, cfg.Port, handler, 10*time.Second)
 	if err != nil {

@@ -313,3 +313,71 @@ func TestReaderRidesOutConnectionsThatHangUp(t *testing.T) {
 	_, err = r.Fetch(context.Background())
 	assert.ErrorIs(t, err, message.ErrClosed, "after Close")
 }
+
+// What the console reads: offsets and the group's state without reading a message, and a page of
+// one partition.
+func TestInspect(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t", "dlq"),
+		kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	require.NoError(t, err)
+	defer c.Close()
+	cluster := broker.Cluster{Brokers: c.ListenAddrs()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := broker.NewWriter(cluster, "t")
+	defer w.Close(context.Background())
+	var msgs []message.Message
+	for i := range 150 {
+		msgs = append(msgs, message.Message{Key: []byte("k"), Value: []byte(fmt.Sprint(i))})
+	}
+	require.NoError(t, w.Write(ctx, msgs...))
+	p := broker.PartitionOf([]byte("k"), 3)
+
+	ts, err := broker.Topics(ctx, cluster, "t", "dlq")
+	require.NoError(t, err)
+	require.Len(t, ts, 2)
+	assert.Equal(t, int64(150), ts[0].Messages())
+	got, ok := ts[0].Partition(p)
+	require.True(t, ok)
+	assert.Equal(t, broker.Partition{ID: p, First: 0, End: 150}, got)
+	assert.Zero(t, ts[1].Messages())
+	_, err = broker.Topics(ctx, cluster, "missing")
+	assert.ErrorIs(t, err, broker.ErrUnknownTopic)
+
+	page, err := broker.ReadRange(ctx, cluster, "t", p, 40, 90)
+	require.NoError(t, err)
+	require.Len(t, page, 50)
+	assert.Equal(t, int64(40), page[0].Offset)
+	assert.Equal(t, "89", string(page[49].Value))
+	_, err = broker.ReadRange(ctx, cluster, "t", p, 0, 150)
+	assert.Error(t, err, "more than a page is refused")
+
+	// A group that does not exist has committed nothing.
+	none, err := broker.DescribeGroup(ctx, cluster, "nobody", "t")
+	require.NoError(t, err)
+	require.Len(t, none.Partitions, 3)
+	assert.Equal(t, int64(-1), none.Partitions[p].Committed)
+	assert.Equal(t, int64(150), none.Partitions[p].Lag())
+
+	// A group that committed 100 of the 150, with no member now.
+	r := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: "t", Group: "g", SessionTimeout: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	var last message.Message
+	for range 100 {
+		last, err = r.Fetch(ctx)
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Commit(ctx, last))
+	g, err := broker.DescribeGroup(ctx, cluster, "g", "t")
+	require.NoError(t, err)
+	assert.Len(t, g.Members, 1)
+	assert.Equal(t, []int{0, 1, 2}, g.Members[0].Partitions)
+	require.NoError(t, r.Close(ctx))
+	g, err = broker.DescribeGroup(ctx, cluster, "g", "t")
+	require.NoError(t, err)
+	require.Len(t, g.Partitions, 3)
+	assert.Equal(t, int64(100), g.Partitions[p].Committed)
+	assert.Equal(t, int64(50), g.Partitions[p].Lag())
+	assert.Empty(t, g.Members)
+}
