@@ -31,26 +31,40 @@ const (
 	// answer may take beyond it before the request counts as hung.
 	publishTimeout = 2 * time.Second
 	answerMargin   = 3 * time.Second
+	// retryFor is how long a client keeps retrying a request that got a 503, with its
+	// Idempotency-Key, as the API tells it to.
+	retryFor = 30 * time.Second
 )
 
 func netPatient(i int) string { return "net-" + strconv.Itoa(i) }
 
 // ProducerResult is how the producer answered the load.
 type ProducerResult struct {
-	// Sent requests, and their answers: 201 (Acknowledged), 503 (Unavailable), any other, and
-	// none within PUBLISH_TIMEOUT plus a margin (Hung).
+	// Sent requests, and the answers to their first attempt: 201 (Acknowledged), 503
+	// (Unavailable), any other, and none within PUBLISH_TIMEOUT plus a margin (Hung).
 	Sent, Acknowledged, Unavailable, Other, Hung int64
 	// Lost counts acknowledged events not found on the topic at the end: a broken promise.
 	Lost int64
+	// Retried counts the requests that got a 503 and were sent again with their Idempotency-Key
+	// until they got a 201 (RetriedAcknowledged) or retryFor passed.
+	Retried, RetriedAcknowledged int64
+	// RetriedNewer counts retries whose event was stamped after the first attempt's 503 came
+	// back: a retry that could overwrite an update acknowledged in between, the lost update
+	// Idempotency-Key exists to prevent.
+	RetriedNewer int64
 }
 
-// OK reports that the producer kept its promises: no 201 lost, no request left hanging, and no
-// answer but 201 or 503.
-func (p ProducerResult) OK() bool { return p.Lost == 0 && p.Hung == 0 && p.Other == 0 }
+// OK reports that the producer kept its promises: no 201 lost, no request left hanging, no
+// answer but 201 or 503, and no retry newer than its first attempt.
+func (p ProducerResult) OK() bool {
+	return p.Lost == 0 && p.Hung == 0 && p.Other == 0 && p.RetriedNewer == 0
+}
 
 func (p ProducerResult) String() string {
-	return fmt.Sprintf("%d requests: %d acknowledged (%d lost), %d 503s, %d other answers, %d hung",
-		p.Sent, p.Acknowledged, p.Lost, p.Unavailable, p.Other, p.Hung)
+	return fmt.Sprintf("%d requests: %d acknowledged (%d lost), %d 503s, %d other answers, %d hung; "+
+		"%d retried with their Idempotency-Key: %d acknowledged, %d stamped after their first 503",
+		p.Sent, p.Acknowledged, p.Lost, p.Unavailable, p.Other, p.Hung,
+		p.Retried, p.RetriedAcknowledged, p.RetriedNewer)
 }
 
 // acked is an event the producer acknowledged.
@@ -118,44 +132,98 @@ func (l *load) run(ctx context.Context, url string) {
 	}
 }
 
-// send posts one update and records the answer.
+// send posts one update with an Idempotency-Key and records the answer. After a 503 that says
+// the broker did not acknowledge, it retries with the same key, as the API tells clients to.
 func (l *load) send(ctx context.Context, client *http.Client, url, patient string, seq int) {
 	body := fmt.Sprintf(`{"PatientId":%q,"FirstName":"N%d","LastName":"Load","IsPregnant":false,"Sex":"female"}`,
 		patient, seq)
+	key := "soak-" + strconv.Itoa(seq)
 	// Not cancelled with the load: a request in flight when it ends still gets its answer counted.
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, url,
-		bytes.NewBufferString(body))
-	if err != nil {
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
+	ctx = context.WithoutCancel(ctx)
+	a := post(ctx, client, url, key, body)
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.res.Sent++
-	if err != nil {
+	switch {
+	case a.err != nil:
 		l.res.Hung++ // no answer within PUBLISH_TIMEOUT plus the margin
-		return
-	}
-	defer func() { _ = resp.Body.Close() }()
-	switch resp.StatusCode {
-	case http.StatusCreated:
-		var created struct {
-			EventID string `json:"EventId"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || created.EventID == "" {
-			l.res.Other++
-			return
-		}
+	case a.status == http.StatusCreated && a.eventID != "":
 		l.res.Acknowledged++
-		l.acks = append(l.acks, acked{patient: patient, eventID: created.EventID})
-	case http.StatusServiceUnavailable:
+		l.acks = append(l.acks, acked{patient: patient, eventID: a.eventID})
+	case a.status == http.StatusServiceUnavailable:
 		l.res.Unavailable++
 		l.unavailableCount.Add(1)
-		_, _ = io.Copy(io.Discard, resp.Body)
 	default:
 		l.res.Other++
 	}
+	l.mu.Unlock()
+	// A 503 from the key table published nothing, so its retry is a new request; only a broker's
+	// 503 leaves an event that may be on the topic, which the retry must repeat, not outdate.
+	if a.status != http.StatusServiceUnavailable || a.keyStoreDown {
+		return
+	}
+	firstAnswer := a.at
+	l.mu.Lock()
+	l.res.Retried++
+	l.mu.Unlock()
+	for deadline := time.Now().Add(retryFor); time.Now().Before(deadline); {
+		time.Sleep(a.retryAfter)
+		a = post(ctx, client, url, key, body)
+		if a.status != http.StatusCreated || a.eventID == "" {
+			continue // 503 or 409 (the first still in progress): retry later, with the key
+		}
+		l.mu.Lock()
+		l.res.RetriedAcknowledged++
+		l.acks = append(l.acks, acked{patient: patient, eventID: a.eventID})
+		if a.stamp.After(firstAnswer) {
+			l.res.RetriedNewer++
+		}
+		l.mu.Unlock()
+		return
+	}
+}
+
+// answer is what one POST got back.
+type answer struct {
+	status  int
+	err     error
+	at      time.Time // when the answer came back
+	eventID string
+	stamp   time.Time
+	// keyStoreDown marks a 503 from the key table rather than the broker.
+	keyStoreDown bool
+	retryAfter   time.Duration
+}
+
+func post(ctx context.Context, client *http.Client, url, key, body string) answer {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewBufferString(body))
+	if err != nil {
+		return answer{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := client.Do(req)
+	if err != nil {
+		return answer{err: err, at: time.Now()}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, at: time.Now(), retryAfter: 200 * time.Millisecond}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		a.retryAfter = min(time.Duration(s)*time.Second, 2*time.Second)
+	}
+	switch resp.StatusCode {
+	case http.StatusCreated:
+		var created struct {
+			EventID   string    `json:"EventId"`
+			UpdatedAt time.Time `json:"UpdatedAt"`
+		}
+		if json.Unmarshal(raw, &created) == nil {
+			a.eventID, a.stamp = created.EventID, created.UpdatedAt
+		}
+	case http.StatusServiceUnavailable:
+		a.keyStoreDown = bytes.Contains(raw, []byte("key-store-unavailable"))
+	}
+	return a
 }
 
 // stop ends the load and the producer, whatever state they are in.

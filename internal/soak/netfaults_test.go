@@ -71,6 +71,8 @@ func TestProducerResult(t *testing.T) {
 		{"an acknowledged event lost", ProducerResult{Sent: 10, Acknowledged: 7, Unavailable: 3, Lost: 1}, false},
 		{"a request left hanging", ProducerResult{Sent: 10, Acknowledged: 9, Hung: 1}, false},
 		{"an answer neither 201 nor 503", ProducerResult{Sent: 10, Acknowledged: 9, Other: 1}, false},
+		{"a retry stamped after its first 503", ProducerResult{Sent: 10, Acknowledged: 9, Unavailable: 1, Retried: 1,
+			RetriedAcknowledged: 1, RetriedNewer: 1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
