@@ -74,10 +74,11 @@ fuzz: ## Fuzz the JSON object reader, the request decoder and the event decoder,
 # The large convergence run. A small one is part of `make test`. SOAK_FLAGS adds to or overrides
 # these, for example SOAK_FLAGS='-seed 42 -log soak.log'.
 SOAK_FLAGS ?=
-soak: ## Convergence under SIGKILLs: 20,000 events, 2,000 patients, 3 kills, 2 concurrent consumers, 3 crash loops
+soak: ## Convergence under SIGKILLs, crash loops and network faults: 20,000 events, 2,000 patients
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
-	$(GO) build -o bin/ ./cmd/consumer ./cmd/soak
-	bin/soak -consumer bin/consumer -events 20000 -patients 2000 -poison 25 -kills 3 -consumers 2 -crash-loops 3 $(SOAK_FLAGS)
+	$(GO) build -o bin/ ./cmd/consumer ./cmd/producer ./cmd/soak
+	bin/soak -consumer bin/consumer -producer bin/producer -events 20000 -patients 2000 -poison 25 -kills 3 \
+		-consumers 2 -crash-loops 3 -network-faults -fault-duration 4s $(SOAK_FLAGS)
 
 # What to replay; empty replays every dead letter that can be. For example
 # REPLAY_FLAGS='-dry-run -patient 42' or REPLAY_FLAGS='-error IsPregnant'. The environment says

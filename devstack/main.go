@@ -222,6 +222,7 @@ func provisionEnv(ctx context.Context, stdout io.Writer, cfg config.DevStack) er
 	if err != nil {
 		return err
 	}
+	cluster.Redirect = cfg.Redirect()
 	client, err := store.NewClient(ctx, cfg.Store.Host, cfg.Region, 1)
 	if err != nil {
 		return err

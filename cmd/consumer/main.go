@@ -52,6 +52,7 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	cluster.Redirect = cfg.Redirect()
 	drainTimeout, closeTimeout := cfg.ShutdownBudget()
 	topics := broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic)
 

@@ -46,6 +46,7 @@ func serve(ctx context.Context, cfg config.Producer, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	cluster.Redirect = cfg.Redirect()
 	pub := broker.NewPublisher(cluster, cfg.Topic, cfg.EventSource)
 	reg := ops.NewRegistry()
 	routeCfg := api.Config{

@@ -26,6 +26,22 @@ type Kafka struct {
 	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated bootstrap brokers, host:port"`
 	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated" desc:"the event topic"`
 	KafkaSecurity
+	// AddressMap is for brokers reached through a port-forward or a proxy: the cluster's metadata
+	// names the addresses the brokers advertise, which the client may not be able to dial.
+	AddressMap []string `envconfig:"KAFKA_ADDRESS_MAP" desc:"comma-separated ADVERTISED=DIAL pairs of host:port: dial a broker at another address than the one the cluster advertises (a port-forward, a proxy); empty dials what is advertised"`
+}
+
+// Redirect is KAFKA_ADDRESS_MAP as a map from the advertised address to the one to dial.
+func (k Kafka) Redirect() map[string]string {
+	if len(k.AddressMap) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(k.AddressMap))
+	for _, pair := range cleanList(k.AddressMap) {
+		from, to, _ := strings.Cut(pair, "=")
+		m[strings.TrimSpace(from)] = strings.TrimSpace(to)
+	}
+	return m
 }
 
 // KafkaSecurity has the fields of broker.Security, in the same order, so that the binaries pass
@@ -435,7 +451,18 @@ func (k Kafka) check() error {
 		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
 			k.SASLMechanism)
 	}
+	for _, pair := range cleanList(k.AddressMap) {
+		from, to, ok := strings.Cut(pair, "=")
+		if !ok || !hostPort(strings.TrimSpace(from)) || !hostPort(strings.TrimSpace(to)) {
+			return fmt.Errorf("config: KAFKA_ADDRESS_MAP entry %q must be ADVERTISED=DIAL, each host:port", pair)
+		}
+	}
 	return nonEmpty("TOPIC_NAME", k.Topic)
+}
+
+func hostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	return err == nil && host != "" && port != ""
 }
 
 // differ refuses two settings that must name different things: a replay from a topic into itself

@@ -94,6 +94,18 @@ func TestLoadProducer(t *testing.T) {
 		{name: "unknown SASL mechanism", env: map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI"}, wantErr: "KAFKA_SASL_MECHANISM"},
 		{name: "SASL without a password", env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u"}, wantErr: "KAFKA_SASL_PASSWORD"},
 		{name: "CA file without TLS", env: map[string]string{"KAFKA_TLS_CA_FILE": "/ca.pem"}, wantErr: "KAFKA_TLS"},
+		{
+			name: "brokers reached through a port-forward",
+			env:  map[string]string{"KAFKA_ADDRESS_MAP": "kafka-0:9092=127.0.0.1:19092, kafka-1:9092=127.0.0.1:19093"},
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, map[string]string{"kafka-0:9092": "127.0.0.1:19092", "kafka-1:9092": "127.0.0.1:19093"},
+					c.Redirect())
+			},
+		},
+		{name: "an address map entry without its pair", env: map[string]string{"KAFKA_ADDRESS_MAP": "kafka-0:9092"},
+			wantErr: `KAFKA_ADDRESS_MAP entry "kafka-0:9092" must be ADVERTISED=DIAL`},
+		{name: "an address map entry without a port", env: map[string]string{"KAFKA_ADDRESS_MAP": "kafka-0=127.0.0.1:1"},
+			wantErr: "KAFKA_ADDRESS_MAP"},
 		{name: "TLS not a boolean", env: map[string]string{"KAFKA_TLS": "maybe"}, wantErr: "KAFKA_TLS"},
 		{name: "publish timeout not under the shutdown bound", env: map[string]string{"PUBLISH_TIMEOUT": "10s", "SHUTDOWN_TIMEOUT": "10s"}, wantErr: "PUBLISH_TIMEOUT=10s must be less than SHUTDOWN_TIMEOUT"},
 		{name: "keys by default", want: func(t *testing.T, c config.Producer) {
@@ -243,7 +255,7 @@ func TestLoadReplay(t *testing.T) {
 // -h on each binary prints this table: every variable, with its default and a meaning.
 func TestUsage(t *testing.T) {
 	kafka := []string{"SERVER_PORT", "KAFKA_BROKERS", "TOPIC_NAME", "KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM",
-		"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+		"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_ADDRESS_MAP"}
 	tests := []struct {
 		name string
 		spec any

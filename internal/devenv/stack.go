@@ -227,7 +227,7 @@ func (s *Stack) WaitNoLag(ctx context.Context, within time.Duration, procs ...*P
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("the group still has lag %d: %w", lag, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
