@@ -6,8 +6,9 @@ GO       ?= go
 # Race detector and shuffled order on every run: flakiness found here is a bug found early.
 TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 
-.PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer \
-        test test-short fuzz soak replay-dlq bench bench-micro lint docs compose-config compose-up compose-down clean
+.PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer run-console \
+        test test-short fuzz soak replay-dlq bench bench-micro lint docs screenshots compose-config compose-up \
+        compose-down clean
 .PHONY: image
 
 # The version stamped into the binaries (-h, /healthz, patient_profile_build_info) by `make build`
@@ -20,7 +21,7 @@ help: ## List the targets
 
 deps: node-deps mod-dl ## Install everything the build and the tests need (dynalite, Go modules)
 
-node-deps: ## Install the pinned dynalite into devstack/node_modules (npm ci)
+node-deps: ## Install the pinned dynalite and axe-core into devstack/node_modules (npm ci)
 	npm ci --prefix devstack --no-audit --no-fund
 
 mod-dl: ## Download the Go modules
@@ -29,28 +30,34 @@ mod-dl: ## Download the Go modules
 mod-tidy: ## Tidy go.mod and go.sum
 	$(GO) mod tidy
 
-build: ## Build the binaries (producer, consumer, replay-dlq) into bin/, stamped with VERSION
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/producer ./cmd/consumer ./cmd/replay-dlq
+build: ## Build the binaries (producer, consumer, replay-dlq, console) into bin/, stamped with VERSION
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/producer ./cmd/consumer ./cmd/replay-dlq ./cmd/console
 
-local-dev-stack: ## Run Kafka (kfake, :9092) and DynamoDB (dynalite, :4566) in the foreground
+local-dev-stack: ## Run Kafka (kfake, :9092), DynamoDB (dynalite, :4566) and the console (:8080) in the foreground
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
 	$(GO) build -o bin/ ./devstack
 	exec bin/devstack
 
 # devstack builds the producer and the consumer into bin/ itself, then starts them beside the stack
 # and stops them first on Ctrl-C; `bin/devstack -h` says more.
-run: ## Run the stack, the producer and the consumer together; Ctrl-C stops all
+run: ## Run the stack, the producer, the consumer and the console (http://localhost:8080); Ctrl-C stops all
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
 	$(GO) build -o bin/ ./devstack
 	exec bin/devstack -run
 
-run-producer: ## Run the producer against the local stack (or whatever the environment says)
+run-producer: ## Run the producer against the local stack (DDB_HOST, for its keys, defaults to localhost:4566)
 	$(GO) build -o bin/ ./cmd/producer
-	exec bin/producer
+	DDB_HOST=$${DDB_HOST-http://localhost:4566} exec bin/producer
 
 run-consumer: ## Run the consumer against the local stack (DDB_HOST defaults to localhost:4566)
 	$(GO) build -o bin/ ./cmd/consumer
 	DDB_HOST=$${DDB_HOST-http://localhost:4566} exec bin/consumer
+
+# The console against whatever the environment names (KAFKA_BROKERS, the TLS/SASL variables, DDB_HOST,
+# DDB_NAME, CONSOLE_PRODUCER_URL, ...; `bin/console -h` lists them): the compose stack, a real cluster.
+run-console: ## Run the console (http://localhost:8080) against the local stack or whatever the environment says
+	$(GO) build -o bin/ ./cmd/console
+	DDB_HOST=$${DDB_HOST-http://localhost:4566} exec bin/console
 
 test: ## Run every test, unit and integration (kfake in-process, dynalite spawned), with -race
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
@@ -73,10 +80,11 @@ fuzz: ## Fuzz the JSON object reader, the request decoder and the event decoder,
 # The large convergence run. A small one is part of `make test`. SOAK_FLAGS adds to or overrides
 # these, for example SOAK_FLAGS='-seed 42 -log soak.log'.
 SOAK_FLAGS ?=
-soak: ## Convergence under SIGKILLs: 20,000 events, 2,000 patients, 3 kills, 2 concurrent consumers, 3 crash loops
+soak: ## Convergence under SIGKILLs, crash loops and network faults: 20,000 events, 2,000 patients
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
-	$(GO) build -o bin/ ./cmd/consumer ./cmd/soak
-	bin/soak -consumer bin/consumer -events 20000 -patients 2000 -poison 25 -kills 3 -consumers 2 -crash-loops 3 $(SOAK_FLAGS)
+	$(GO) build -o bin/ ./cmd/consumer ./cmd/producer ./cmd/soak
+	bin/soak -consumer bin/consumer -producer bin/producer -events 20000 -patients 2000 -poison 25 -kills 3 \
+		-consumers 2 -crash-loops 3 -network-faults -fault-duration 4s $(SOAK_FLAGS)
 
 # What to replay; empty replays every dead letter that can be. For example
 # REPLAY_FLAGS='-dry-run -patient 42' or REPLAY_FLAGS='-error IsPregnant'. The environment says
@@ -107,6 +115,12 @@ lint: ## golangci-lint, pinned in go.mod; .golangci.yml says which linters and w
 # fails while either is stale.
 docs: ## Regenerate docs/configuration.md and the package graph in docs/architecture.md
 	$(GO) test ./docs -run '^(TestConfigurationReference|TestPackageGraph)$$' -count=1 -update
+
+# The browser test of the console, on the embedded stack, writing a PNG of each page to docs/console/.
+screenshots: ## Write screenshots of the console's pages to docs/console/ (needs Chromium)
+	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
+	mkdir -p docs/console
+	$(GO) test ./internal/e2e -run '^TestConsoleInABrowser$$' -count=1 -v -args -screenshots $(CURDIR)/docs/console
 
 # Compose v2 (`docker compose`, the plugin) if installed, else v1 (`docker-compose`, Debian's).
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)

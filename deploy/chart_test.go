@@ -319,7 +319,7 @@ func TestChartRefuses(t *testing.T) {
 		{"SCRAM without its Secret", []string{"kafka.sasl.mechanism=SCRAM-SHA-512"}, "kafka.sasl.secretName"},
 		{"a short token", []string{"apiTokens.tokens={short}"}, "at least 16 characters"},
 		{"KEDA with MSK IAM and no region", []string{"kafka.sasl.mechanism=AWS_MSK_IAM", "kafka.tls=true"}, "aws.region"},
-		{"idempotency keys without their table", []string{"producer.idempotencyKeys.enabled=true"},
+		{"idempotency keys without their table", []string{"producer.idempotencyKeys.table="},
 			"producer.idempotencyKeys.table is needed"},
 	}
 	for _, tt := range tests {
@@ -344,17 +344,18 @@ func TestChartTokensSecret(t *testing.T) {
 	checkPod(t, d.Spec.Template.Spec, "producer")
 }
 
-// Idempotency-Key's table is optional: off, the producer is given no table at all (it has no
-// DynamoDB rights); on, IDEMPOTENCY_TABLE names it, and the consumer is not given it.
+// Idempotency-Key's table is on by default; off, IDEMPOTENCY_TABLE is set empty, or the producer
+// would look for the table of its default name, which it has no right to, and never be ready.
+// The consumer is never given it.
 func TestChartIdempotencyKeys(t *testing.T) {
 	tests := []struct {
 		name string
 		set  []string
 		want string
 	}{
-		{"off by default", nil, ""},
-		{"on", []string{"producer.idempotencyKeys.enabled=true", "producer.idempotencyKeys.table=idempotency-keys"},
-			"idempotency-keys"},
+		{"on by default", nil, "patient-profile-idempotency"},
+		{"another table", []string{"producer.idempotencyKeys.table=idempotency-keys"}, "idempotency-keys"},
+		{"off", []string{"producer.idempotencyKeys.enabled=false"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,6 +364,7 @@ func TestChartIdempotencyKeys(t *testing.T) {
 			objects, err := decode(text)
 			require.NoError(t, err)
 			producer := envOf(only[*appsv1.Deployment](t, objects, "Deployment", "producer").Spec.Template.Spec.Containers[0])
+			require.Contains(t, producer, "IDEMPOTENCY_TABLE", "set even when off: the producer's default names a table")
 			assert.Equal(t, tt.want, producer["IDEMPOTENCY_TABLE"])
 			assert.NotContains(t, producer, "DDB_NAME", "the producer must never be given the replica's table")
 			consumer := envOf(only[*appsv1.Deployment](t, objects, "Deployment", "consumer").Spec.Template.Spec.Containers[0])

@@ -2,7 +2,8 @@
 // Kafka-protocol broker (kfake) on 127.0.0.1:9092 and dynalite, a DynamoDB API, on
 // 127.0.0.1:4566, with the topics and the table created. No Docker needed.
 //
-// With -run it also runs the consumer and the producer beside it (`make run`). With -provision
+// It runs the console (cmd/console) beside it, on http://localhost:8080. With -run it also runs
+// the consumer and the producer (`make run`). With -provision
 // it starts nothing and instead creates the same topics and table wherever the environment says
 // (`make compose-up`, for the Docker stack).
 package main
@@ -25,6 +26,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/idempotency"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
@@ -53,11 +55,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	flags := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	flags.SetOutput(io.Discard)
-	services := flags.Bool("run", false, "run the consumer and the producer beside the stack, as make run does")
+	services := flags.Bool("run", false,
+		"run the consumer and the producer beside the stack and the console, as make run does")
 	provision := flags.Bool("provision", false,
 		"start nothing: create the topics and the table on KAFKA_BROKERS and DDB_HOST instead, as make compose-up does")
 	bin := flags.String("bin", "",
-		"with -run, build the producer and the consumer into `DIR` (default: bin/ in the module)")
+		"build the console (and with -run the producer and the consumer) into `DIR` (default: bin/ in the module)")
 	switch err := flags.Parse(args[1:]); {
 	case errors.Is(err, flag.ErrHelp):
 		return usage(stdout, flags)
@@ -74,39 +77,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case *provision:
+	if *provision {
 		return provisionEnv(ctx, stdout, cfg)
-	case *services:
-		return runAll(ctx, stdout, cfg, *bin)
 	}
-	return runStack(ctx, stdout, cfg)
+	return runAll(ctx, stdout, cfg, *bin, *services)
 }
 
 func usage(w io.Writer, flags *flag.FlagSet) error {
-	fmt.Fprint(w, "Usage: devstack [-run [-bin DIR] | -provision]\n\n"+
-		"Runs the embedded stack in the foreground until Ctrl-C or SIGTERM: kfake with the topics and\n"+
-		"dynalite with the table. The broker keeps everything in memory: a restart empties the topics\n"+
-		"and the group's offsets (and the table, unless DYNALITE_DATA is set).\n\n")
+	fmt.Fprint(w, "Usage: devstack [-run] [-bin DIR] | -provision\n\n"+
+		"Runs the embedded stack in the foreground until Ctrl-C or SIGTERM: kfake with the topics,\n"+
+		"dynalite with the table, and the console on CONSOLE_PORT. The broker keeps everything in\n"+
+		"memory: a restart empties the topics and the group's offsets (and the table, unless\n"+
+		"DYNALITE_DATA is set).\n\n")
 	flags.SetOutput(w)
 	flags.PrintDefaults()
 	fmt.Fprint(w, "\nIt creates the topics and the table the consumer's variables name (TOPIC_NAME, DLQ_TOPIC,\n"+
 		"DDB_NAME; see `consumer -h`), and passes every variable on to the services. It reads these:\n\n")
 	return config.Usage(w, &config.Embedded{})
-}
-
-// runStack is `make local-dev-stack`: the stack alone.
-func runStack(ctx context.Context, stdout io.Writer, cfg config.DevStack) error {
-	console := devenv.NewConsole(stdout)
-	s, err := startStack(ctx, console, cfg)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	fmt.Fprintf(console, "devstack ready\n%sCtrl-C stops both.\n", s.Describe())
-	<-ctx.Done()
-	fmt.Fprintln(console, "devstack stopping")
-	return nil
 }
 
 func startStack(ctx context.Context, console *devenv.Console, cfg config.DevStack) (*devenv.Stack, error) {
@@ -115,10 +102,11 @@ func startStack(ctx context.Context, console *devenv.Console, cfg config.DevStac
 	return devenv.StartStack(ctx, console.Lines("dynalite"), devenv.NewOptions(cfg))
 }
 
-// runAll is `make run`: the stack, then the consumer and the producer, each line of output marked
-// with the name of the process that wrote it. The services stop before the stack, so that the
+// runAll is `make run` (with services) and `make local-dev-stack` (without): the stack, then the
+// console, and with services the consumer and the producer first, each line of output marked
+// with the name of the process that wrote it. The processes stop before the stack, so that the
 // consumer's final commit and its leaving the group reach the broker.
-func runAll(ctx context.Context, stdout io.Writer, cfg config.DevStack, bin string) error {
+func runAll(ctx context.Context, stdout io.Writer, cfg config.DevStack, bin string, services bool) error {
 	console := devenv.NewConsole(stdout)
 	self := console.Lines("devstack")
 	if bin == "" {
@@ -128,8 +116,13 @@ func runAll(ctx context.Context, stdout io.Writer, cfg config.DevStack, bin stri
 		}
 		bin = filepath.Join(root, "bin")
 	}
-	fmt.Fprintf(self, "building the producer and the consumer into %s\n", bin)
-	if err := devenv.Build(ctx, bin, false, "./cmd/producer", "./cmd/consumer"); err != nil {
+	pkgs := []string{"./cmd/console"}
+	what := "the console"
+	if services {
+		pkgs, what = append(pkgs, "./cmd/producer", "./cmd/consumer"), "the producer, the consumer and the console"
+	}
+	fmt.Fprintf(self, "building %s into %s\n", what, bin)
+	if err := devenv.Build(ctx, bin, false, pkgs...); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -159,9 +152,37 @@ func runAll(ctx context.Context, stdout io.Writer, cfg config.DevStack, bin stri
 		return devenv.Service{Name: name, Bin: filepath.Join(bin, name), Port: port,
 			Defaults: defaults, Env: append(slices.Clone(ddb), "SERVER_PORT="+strconv.Itoa(port))}
 	}
-	return devenv.RunServices(ctx, console,
-		[]devenv.Service{service("consumer", cfg.ConsumerPort), service("producer", cfg.ProducerPort)},
-		func() { fmt.Fprint(console, banner(cfg)) })
+	var run []devenv.Service
+	if services {
+		run = append(run, service("consumer", cfg.ConsumerPort), service("producer", cfg.ProducerPort))
+	}
+	run = append(run, consoleService(cfg, bin, defaults, ddb))
+	up := func() { fmt.Fprint(console, stackBanner(cfg)) }
+	if services {
+		up = func() { fmt.Fprint(console, banner(cfg)) }
+	}
+	return devenv.RunServices(ctx, console, run, up)
+}
+
+// consoleService is the console on CONSOLE_PORT, shown the producer and the consumer this stack
+// runs, and, when the producer takes tokens, sending the first of API_TOKENS from its form.
+func consoleService(cfg config.DevStack, bin string, defaults, ddb []string) devenv.Service {
+	defaults = slices.Concat(defaults, []string{
+		"CONSOLE_PRODUCER_URL=http://localhost:" + strconv.Itoa(cfg.ProducerPort),
+		"CONSOLE_CONSUMER_URL=http://localhost:" + strconv.Itoa(cfg.ConsumerPort),
+	})
+	if len(cfg.APITokens) > 0 {
+		defaults = append(defaults, "CONSOLE_API_TOKEN="+cfg.APITokens[0])
+	}
+	return devenv.Service{Name: "console", Bin: filepath.Join(bin, "console"), Port: cfg.ConsolePort,
+		Defaults: defaults, Env: slices.Clone(ddb)}
+}
+
+// stackBanner says that the stack and the console are up, for `make local-dev-stack`.
+func stackBanner(cfg config.DevStack) string {
+	return fmt.Sprintf("\nThe stack is up. Open the console: http://localhost:%d\n"+
+		"Run the services against it (make run-producer, make run-consumer). Ctrl-C stops everything.\n\n",
+		cfg.ConsolePort)
 }
 
 // banner says that everything is up, and how to try it.
@@ -173,6 +194,8 @@ func banner(cfg config.DevStack) string {
 	}
 	return fmt.Sprintf(`
 Everything is up. %s
+Open the console: http://localhost:%d
+
 Try it:
 
   curl -i -X POST localhost:%d/patientprofile -H 'Content-Type: application/json' \
@@ -183,7 +206,7 @@ Try it:
 
 Ctrl-C stops everything.
 
-`, auth, cfg.ProducerPort, cfg.DynamoDBPort, cfg.Table)
+`, auth, cfg.ConsolePort, cfg.ProducerPort, cfg.DynamoDBPort, cfg.Table)
 }
 
 // provisionEnv creates the topics and the table of the embedded stack on the broker and the
@@ -199,19 +222,24 @@ func provisionEnv(ctx context.Context, stdout io.Writer, cfg config.DevStack) er
 	if err != nil {
 		return err
 	}
+	cluster.Redirect = cfg.Redirect()
 	client, err := store.NewClient(ctx, cfg.Store.Host, cfg.Region, 1)
 	if err != nil {
 		return err
 	}
-	ttl := "TTL on " + store.AttrExpiresAt
-	err = devenv.Provision(ctx, cluster, client, cfg.Table, cfg.Topic, cfg.DLQTopic)
+	ttl, keyTTL := "TTL on "+store.AttrExpiresAt, "TTL on "+idempotency.AttrExpiresAt
+	err = devenv.Provision(ctx, cluster, client, cfg.Table, cfg.KeyTable, cfg.Topic, cfg.DLQTopic)
 	if errors.Is(err, store.ErrNoTTL) {
 		ttl, err = "no TTL: the endpoint has none, so tombstones will not expire", nil
+		keyTTL = "no TTL: expired keys stay in the table, and count as absent"
 	}
 	if err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
 	fmt.Fprintf(stdout, "topics %s, %s on %s: %d partitions each where created\ntable %s on %s: %s\n",
 		cfg.Topic, cfg.DLQTopic, strings.Join(cfg.Brokers, ","), devenv.Partitions, cfg.Table, cfg.Store.Host, ttl)
+	if cfg.KeyTable != "" {
+		fmt.Fprintf(stdout, "table %s (Idempotency-Keys) on %s: %s\n", cfg.KeyTable, cfg.Store.Host, keyTTL)
+	}
 	return nil
 }

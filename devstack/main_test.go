@@ -22,6 +22,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/idempotency"
 	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
@@ -57,6 +58,7 @@ func TestProvision(t *testing.T) {
 			t.Setenv("TOPIC_NAME", "events")
 			t.Setenv("DLQ_TOPIC", "events.dlq")
 			t.Setenv("DDB_NAME", "profiles")
+			t.Setenv("IDEMPOTENCY_TABLE", "keys")
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -64,6 +66,7 @@ func TestProvision(t *testing.T) {
 				var out bytes.Buffer
 				require.NoError(t, run(ctx, []string{"devstack", "-provision"}, &out), "provisioning %d", i+1)
 				assert.Contains(t, out.String(), tt.wantTTL, "provisioning %d", i+1)
+				assert.Contains(t, out.String(), "table keys (Idempotency-Keys) on "+endpoint, "provisioning %d", i+1)
 			}
 
 			for _, topic := range []string{"events", "events.dlq"} {
@@ -78,11 +81,17 @@ func TestProvision(t *testing.T) {
 			assert.Equal(t, []types.AttributeDefinition{
 				{AttributeName: aws.String("PatientId"), AttributeType: types.ScalarAttributeTypeS},
 			}, table.Table.AttributeDefinitions)
+			keys, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("keys")})
+			require.NoError(t, err)
+			assert.Equal(t, []types.KeySchemaElement{{AttributeName: aws.String(idempotency.AttrKey), KeyType: types.KeyTypeHash}},
+				keys.Table.KeySchema)
 			if ttl != nil {
-				got, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("profiles")})
-				require.NoError(t, err)
-				assert.Equal(t, store.AttrExpiresAt, aws.ToString(got.TimeToLiveDescription.AttributeName))
-				assert.Equal(t, types.TimeToLiveStatusEnabled, got.TimeToLiveDescription.TimeToLiveStatus)
+				for table, attr := range map[string]string{"profiles": store.AttrExpiresAt, "keys": idempotency.AttrExpiresAt} {
+					got, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+					require.NoError(t, err)
+					assert.Equal(t, attr, aws.ToString(got.TimeToLiveDescription.AttributeName), table)
+					assert.Equal(t, types.TimeToLiveStatusEnabled, got.TimeToLiveDescription.TimeToLiveStatus, table)
+				}
 			}
 		})
 	}
@@ -179,7 +188,7 @@ func TestRunRefuses(t *testing.T) {
 }
 
 // The banner is word for word the one devstack/run.sh printed before devstack did, with the real
-// ports.
+// ports, and the console's URL.
 func TestBanner(t *testing.T) {
 	tests := []struct {
 		name string
@@ -188,6 +197,8 @@ func TestBanner(t *testing.T) {
 	}{
 		{name: "defaults", want: `
 Everything is up. Authentication is OFF: anyone who reaches :3000 can write (set API_TOKENS or API_TOKENS_FILE)
+Open the console: http://localhost:8080
+
 Try it:
 
   curl -i -X POST localhost:3000/patientprofile -H 'Content-Type: application/json' \
@@ -200,8 +211,10 @@ Ctrl-C stops everything.
 
 `},
 		{name: "other ports and tokens", env: map[string]string{"PRODUCER_PORT": "4000", "DDB_PORT": "5566",
-			"API_TOKENS": "0123456789abcdef"}, want: `
+			"CONSOLE_PORT": "9090", "API_TOKENS": "0123456789abcdef"}, want: `
 Everything is up. Authentication is ON: POST needs -H 'Authorization: Bearer <token>'
+Open the console: http://localhost:9090
+
 Try it:
 
   curl -i -X POST localhost:4000/patientprofile -H 'Content-Type: application/json' \

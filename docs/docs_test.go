@@ -41,6 +41,9 @@ var binaries = []binary{
 		about: "`cmd/replay-dlq`, which publishes dead letters back to the event topic " +
 			"([Replaying dead letters](operations.md#replaying-dead-letters)); " +
 			"its flags, not the environment, say what to replay."},
+	{name: "console", spec: &config.Console{},
+		about: "`cmd/console`, the browser console on http://localhost:8080 ([the console](console.md)): " +
+			"the topics, the group, the dead letters and the table, for people."},
 	{name: "devstack", spec: &config.DevStack{}, alsoReads: "consumer",
 		about: "`devstack/`, the embedded Kafka and DynamoDB of `make run` and `make local-dev-stack` " +
 			"([the local stack](development.md#the-local-stack)), and the setup of the Docker stack " +
@@ -54,7 +57,7 @@ var binaries = []binary{
 const intro = "# Configuration\n" +
 	"\n" +
 	"Every setting is an environment variable, read at start. A bad value stops the binary with one\n" +
-	"line naming the variable. `bin/producer -h` and `bin/consumer -h` (or `-help`, `--help`)\n" +
+	"line naming the variable. `bin/producer -h`, `bin/consumer -h` and `bin/console -h` (or `-help`, `--help`)\n" +
 	"print their variables with defaults and meanings and exit 0 (`internal/e2e` `TestHelp`);\n" +
 	"`bin/devstack -h` prints the dev stack's own. Durations are Go duration strings\n" +
 	"(`250ms`, `5s`, `720h`) and must be positive; lists are comma-separated. The logs write durations\n" +

@@ -43,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"measure freshness and CPU and memory at 100 and 1,000 requests/s alone (sizing a deployment)")
 	fs.IntVar(&cfg.Drain, "drain", 1000000, "events in the memory drain; 0 skips it")
 	fs.IntVar(&cfg.DrainBurst, "drain-burst", 10, "events per patient in the memory drain")
+	fs.IntVar(&cfg.ConsoleMessages, "console", 1000000,
+		"messages on the topic the console's pages are measured on (the drain's if as large); 0 skips them")
 	chart := fs.String("chart", "docs/bench.png", "where to write the chart; empty skips it")
 	out := fs.String("out", "docs/bench.md", "where to write the table too; empty skips it")
 	logFile := fs.String("log", "", "file for the binaries' and dynalite's output (default: discard)")

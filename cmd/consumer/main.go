@@ -52,6 +52,7 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	cluster.Redirect = cfg.Redirect()
 	drainTimeout, closeTimeout := cfg.ShutdownBudget()
 	topics := broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic)
 
@@ -64,7 +65,7 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 		return broker.Lag(ctx, cluster, cfg.Group, cfg.Topic)
 	})
 	writes := ops.MeasureStore(profiles, reg)
-	routes := replica.NewHandler(profiles, cfg.APITokens)
+	routes := replica.NewHandler(logger, profiles, cfg.APITokens)
 	handler := ops.NewHandler(logger, reg, routes, topics, profiles, loopCheck{&running})
 	srv, err := service.Listen(ctx, cfg.Port, handler, 10*time.Second)
 	if err != nil {

@@ -9,14 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/api"
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/idempotency"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/service"
+	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
 func main() {
@@ -43,16 +46,34 @@ func serve(ctx context.Context, cfg config.Producer, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	cluster.Redirect = cfg.Redirect()
 	pub := broker.NewPublisher(cluster, cfg.Topic, cfg.EventSource)
 	reg := ops.NewRegistry()
-	routes := api.NewHandler(logger, pub, api.Config{
+	routeCfg := api.Config{
 		PublishTimeout:       cfg.PublishTimeout,
 		MaxInFlightPublishes: cfg.MaxInFlightPublishes,
 		Tokens:               cfg.APITokens,
-	}, reg)
-	// The write timeout covers the publish, which PUBLISH_TIMEOUT bounds, and the rest with room.
-	srv, err := service.Listen(ctx, cfg.Port, ops.NewHandler(logger, reg, routes, broker.NewPinger(cluster, cfg.Topic)),
-		cfg.PublishTimeout+10*time.Second)
+		KeyTimeout:           cfg.KeyTimeout,
+		KeyRequired:          cfg.KeyRequired,
+	}
+	topic := broker.NewPinger(cluster, cfg.Topic)
+	var handler http.Handler
+	if cfg.KeyTable == "" {
+		handler = ops.NewHandler(logger, reg, api.NewHandler(logger, pub, routeCfg, reg), topic)
+	} else {
+		// As many idle connections as publishes may wait: each holds its key while it waits.
+		client, err := store.NewClient(ctx, cfg.Idempotency.Host, cfg.Idempotency.Region, cfg.MaxInFlightPublishes)
+		if err != nil {
+			return err
+		}
+		keys := idempotency.New(client, cfg.KeyTable, cfg.KeyTTL, cfg.KeyLease)
+		routeCfg.Keys = keys
+		// Ready means a keyed request can be served too: /readyz names the key table if it is missing.
+		handler = ops.NewHandler(logger, reg, api.NewHandler(logger, pub, routeCfg, reg), topic, keys)
+	}
+	// The write timeout covers the publish and the calls to the key table, which PUBLISH_TIMEOUT
+	// and IDEMPOTENCY_TIMEOUT bound, and the rest with room.
+	srv, err := service.Listen(ctx, cfg.Port, handler, cfg.PublishTimeout+2*cfg.KeyTimeout+10*time.Second)
 	if err != nil {
 		return err
 	}
@@ -60,7 +81,8 @@ func serve(ctx context.Context, cfg config.Producer, logger *slog.Logger) error 
 	logger.Info("producer listening", slog.String("addr", srv.Addr()), slog.String("topic", cfg.Topic),
 		slog.Any("brokers", cfg.Brokers), slog.Bool("auth", len(cfg.APITokens) > 0),
 		slog.Int("api_tokens", len(cfg.APITokens)),
-		slog.Int("max_in_flight_publishes", cfg.MaxInFlightPublishes), slog.Bool("trace_export", cfg.ExportTraces()))
+		slog.Int("max_in_flight_publishes", cfg.MaxInFlightPublishes), slog.Bool("trace_export", cfg.ExportTraces()),
+		slog.String("idempotency_table", cfg.KeyTable), slog.Bool("idempotency_required", cfg.KeyRequired))
 	if len(cfg.APITokens) == 0 {
 		logger.Warn("authentication is off: anyone who can reach the port can write profiles; " +
 			"set API_TOKENS or API_TOKENS_FILE")

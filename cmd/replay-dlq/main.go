@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cluster.Redirect = cfg.Redirect()
 	w := broker.NewWriter(cluster, cfg.Topic)
 	read := func(ctx context.Context, fn func(message.Message) error) error {
 		return broker.ReadTopic(ctx, cluster, cfg.DLQTopic, fn)

@@ -38,7 +38,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.CrashLoops, "crash-loops", 3, "phase 3: rounds of SIGKILLing the consumers, "+
 		"starting new ones and SIGKILLing those 0.5-1.5 s later, then starting new ones")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed, printed so a run can be repeated")
+	fs.BoolVar(&cfg.NetworkFaults, "network-faults", true,
+		"phase 4: consumers and a producer behind Toxiproxy links; latency, resets, black holes, hang-ups, slicing "+
+			"and partitions on those links, one kind at a time, then mixed")
+	fs.DurationVar(&cfg.FaultDuration, "fault-duration", 4*time.Second,
+		"how long each network fault lasts (a partition, twice that)")
 	fs.StringVar(&cfg.ConsumerBin, "consumer", "bin/consumer", "consumer binary")
+	fs.StringVar(&cfg.ProducerBin, "producer", "bin/producer", "producer binary (phase 4)")
 	logFile := fs.String("log", "", "file for the consumers' output (default: discard)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -36,7 +36,13 @@ func TestOpenAPIConformance(t *testing.T) {
 		auth        string
 		body        string
 		pub         *fakePublisher
-		wantStatus  int
+		// key is the Idempotency-Key, if any; keys the key table (a fresh one if nil), and
+		// first, if set, a request to send before the one checked (the same one, for a replay).
+		key        string
+		keys       *fakeKeys
+		first      bool
+		wantStatus int
+		wantHeader string
 		// specRejects: the request is outside the spec (the handler must refuse it too).
 		specRejects bool
 	}{
@@ -67,6 +73,23 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "a deletion without the token", method: http.MethodDelete, path: "/patientprofile/1", auth: "-", wantStatus: 401},
 		{name: "a deletion with the token", method: http.MethodDelete, path: "/patientprofile/1", auth: token, wantStatus: 202},
 		{name: "a deletion of a bad id", method: http.MethodDelete, path: "/patientprofile/..%2Fetc", wantStatus: 400, specRejects: true},
+		{name: "with a key", key: "8e03978e-40d5-43e8-bc93-6894a57f9324", body: `{"PatientId":"1"}`, wantStatus: 201},
+		{name: "a replay", key: "k", first: true, body: `{"PatientId":"1"}`, wantStatus: 201, wantHeader: replayedHeader},
+		{name: "a key in progress", key: "busy", keys: busyKey(http.MethodPost, "/patientprofile", `{"PatientId":"1"}`),
+			body: `{"PatientId":"1"}`, wantStatus: 409, wantHeader: "Retry-After"},
+		{name: "a key reused", key: "busy", keys: busyKey(http.MethodPost, "/patientprofile", `{"PatientId":"2"}`),
+			body: `{"PatientId":"1"}`, wantStatus: 422},
+		{name: "the key store down", key: "k", keys: &fakeKeys{err: io.ErrUnexpectedEOF}, body: `{"PatientId":"1"}`,
+			wantStatus: 503},
+		{name: "a key too long", key: strings.Repeat("k", 256), body: `{"PatientId":"1"}`, wantStatus: 400, specRejects: true},
+		{name: "a key not ASCII", key: "clé", body: `{"PatientId":"1"}`, wantStatus: 400, specRejects: true},
+		{name: "a deletion with a key", method: http.MethodDelete, path: "/patientprofile/1", key: "d", wantStatus: 202},
+		{name: "a deletion replayed", method: http.MethodDelete, path: "/patientprofile/1", key: "d", first: true,
+			wantStatus: 202, wantHeader: replayedHeader},
+		{name: "a deletion with a key in progress", method: http.MethodDelete, path: "/patientprofile/1", key: "busy",
+			keys: busyKey(http.MethodDelete, "/patientprofile/1", ""), wantStatus: 409},
+		{name: "a deletion with a key reused", method: http.MethodDelete, path: "/patientprofile/1", key: "busy",
+			keys: busyKey(http.MethodPost, "/patientprofile", ""), wantStatus: 422},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +103,11 @@ func TestOpenAPIConformance(t *testing.T) {
 			if pub == nil {
 				pub = &fakePublisher{}
 			}
-			cfg := Config{PublishTimeout: time.Second, MaxInFlightPublishes: 4}
+			keys := tt.keys
+			if keys == nil {
+				keys = newFakeKeys()
+			}
+			cfg := Config{PublishTimeout: time.Second, MaxInFlightPublishes: 4, Keys: keys, KeyTimeout: time.Second}
 			if tt.auth != "" {
 				cfg.Tokens = []string{token}
 			}
@@ -94,12 +121,21 @@ func TestOpenAPIConformance(t *testing.T) {
 				if tt.auth != "" && tt.auth != "-" {
 					req.Header.Set("Authorization", "Bearer "+tt.auth)
 				}
+				if tt.key != "" {
+					req.Header.Set(keyHeader, tt.key)
+				}
 				return req
+			}
+			if tt.first {
+				h.ServeHTTP(httptest.NewRecorder(), newRequest())
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, newRequest())
 			resp := rec.Result()
 			require.Equal(t, tt.wantStatus, resp.StatusCode, rec.Body.String())
+			if tt.wantHeader != "" {
+				assert.NotEmpty(t, resp.Header.Get(tt.wantHeader), tt.wantHeader)
+			}
 
 			reqOK, reqErrs := v.ValidateHttpRequestSync(newRequest())
 			assert.Equal(t, !tt.specRejects, reqOK, "the spec on the request: %v", reqErrs)
@@ -109,6 +145,14 @@ func TestOpenAPIConformance(t *testing.T) {
 			assert.True(t, respOK, "the answer is not in the spec: %v\n%s", respErrs, rec.Body.String())
 		})
 	}
+}
+
+// busyKey is a key table where "busy" is held by a request with this method, path and body.
+func busyKey(method, path, body string) *fakeKeys {
+	k := newFakeKeys()
+	k.records["anonymous busy"] = &fakeKey{fingerprint: fingerprint(httptest.NewRequest(method, path, http.NoBody),
+		[]byte(body)), eventID: "e", held: true}
+	return k
 }
 
 func TestOpenAPIServed(t *testing.T) {

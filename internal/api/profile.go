@@ -51,39 +51,67 @@ type profileRequest struct {
 	Sex        string
 }
 
-// publishing is what the write routes share: one stamp, and a bound on the publishes waiting
-// for the broker. When the bound is reached a request is answered 503 at once, so a slow broker
-// cannot pile up an unbounded queue of waiting requests (and goroutines, and memory).
+// publishing is what the write routes share: one stamp, a bound on the publishes waiting for
+// the broker, and the Idempotency-Keys. When the bound is reached a request is answered 503 at
+// once, so a slow broker cannot pile up an unbounded queue of waiting requests (and goroutines,
+// and memory).
 type publishing struct {
 	logger   *slog.Logger
 	pub      publisher
 	stamper  *stamper
 	timeout  time.Duration
 	inFlight chan struct{}
+	keys     *keys // nil when keys are off
 }
 
-// publish stamps e and publishes it, answering the error itself; it reports whether e was
-// published, stamped.
-func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.Event) bool {
+// written is what a write route answers once its event is published: the status, and the name
+// of the stamp in the body (UpdatedAt for an update, DeletedAt for a deletion).
+type written struct {
+	status int
+	stamp  string
+}
+
+var (
+	updated = written{status: http.StatusCreated, stamp: "UpdatedAt"}
+	deleted = written{status: http.StatusAccepted, stamp: "DeletedAt"}
+)
+
+// publish stamps e, publishes it and answers, the error included. With an Idempotency-Key (key
+// not empty) the stamp and the answer are the key's (publishOnce).
+func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.Event, ans written,
+	key, fingerprint string) {
 	select {
 	case p.inFlight <- struct{}{}:
 		defer func() { <-p.inFlight }()
 	default:
 		problem.Write(w, r, problem.Errorf(problem.Overloaded,
 			"%d requests are already waiting for the broker; retry later", cap(p.inFlight)))
-		return false
+		return
+	}
+	if key != "" {
+		p.keys.publishOnce(w, r, p, e, ans, key, fingerprint)
+		return
 	}
 	e.UpdatedAt, e.EventID = p.stamper.stamp()
+	if p.send(w, r, *e, "so retry: a retry without an Idempotency-Key is a new, newer event "+
+		"(send one, and a retry publishes this same event instead)") {
+		writeStamp(w, ans.status, *e, ans.stamp)
+	}
+}
+
+// send publishes e, stamped, and reports whether the broker acknowledged it. If it did not, it
+// answers 503, its detail ending with retry, the advice on retrying.
+func (p *publishing) send(w http.ResponseWriter, r *http.Request, e profile.Event, retry string) bool {
 	// The request's own context would let a client that hangs up abandon a publish half-way;
 	// the timeout alone decides, so the answer (had it been read) is always true.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), p.timeout)
 	defer cancel()
-	if err := p.pub.Publish(ctx, *e); err != nil {
+	if err := p.pub.Publish(ctx, e); err != nil {
 		p.logger.LogAttrs(r.Context(), slog.LevelError, "publish failed",
 			slog.String("request_id", ops.RequestID(r.Context())), slog.String("event_id", e.EventID),
 			slog.String("patient_id", e.PatientID), slog.Bool("deletion", e.Deleted), slog.String("error", err.Error()))
 		problem.Write(w, r, problem.Errorf(problem.BrokerUnavailable, "the broker did not acknowledge the event "+
-			"within %s; it may or may not have been written, so retry: a retry is a new, newer event", p.timeout))
+			"within %s; it may or may not have been written, %s", p.timeout, retry))
 		return false
 	}
 	return true
@@ -92,6 +120,11 @@ func (p *publishing) publish(w http.ResponseWriter, r *http.Request, e *profile.
 // handlePostProfile publishes a valid request as an update event.
 func handlePostProfile(p *publishing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, err := p.keys.of(r)
+		if err != nil {
+			problem.Write(w, r, err)
+			return
+		}
 		if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 			problem.Write(w, r, err)
 			return
@@ -116,10 +149,11 @@ func handlePostProfile(p *publishing) http.Handler {
 		}
 		e := profile.Event{PatientID: req.PatientID, FirstName: req.FirstName, LastName: req.LastName,
 			IsPregnant: req.IsPregnant, Sex: req.Sex}
-		if !p.publish(w, r, &e) {
-			return
+		var fp string
+		if key != "" {
+			fp = fingerprint(r, body)
 		}
-		writeStamp(w, http.StatusCreated, e, "UpdatedAt")
+		p.publish(w, r, &e, updated, key, fp)
 	})
 }
 
@@ -149,7 +183,13 @@ func readBody(b []byte, r io.Reader) ([]byte, error) {
 func writeStamp(w http.ResponseWriter, status int, e profile.Event, stamp string) {
 	buf := stampBuffers.Get().(*[]byte)
 	defer stampBuffers.Put(buf)
-	b := (*buf)[:0]
+	b := appendStamp((*buf)[:0], e, stamp)
+	writeJSON(w, status, b) // which copies b into the connection's buffer
+	*buf = b
+}
+
+// appendStamp appends writeStamp's body to b.
+func appendStamp(b []byte, e profile.Event, stamp string) []byte {
 	b = append(b, `{"EventId":`...)
 	b = jsonobject.AppendString(b, e.EventID)
 	b = append(b, `,"PatientId":`...)
@@ -158,9 +198,7 @@ func writeStamp(w http.ResponseWriter, status int, e profile.Event, stamp string
 	b = append(b, stamp...)
 	b = append(b, `":"`...) // RFC 3339 has nothing to escape
 	b = e.UpdatedAt.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, "\"}\n"...)
-	writeJSON(w, status, b) // which copies b into the connection's buffer
-	*buf = b
+	return append(b, "\"}\n"...)
 }
 
 var stampBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 160); return &b }}
@@ -171,6 +209,11 @@ var stampBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 160); return
 // producer does not know the replica): the tombstone also stops a late update.
 func handleDeleteProfile(p *publishing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, err := p.keys.of(r)
+		if err != nil {
+			problem.Write(w, r, err)
+			return
+		}
 		id := chi.URLParam(r, "PatientId")
 		if !profile.ValidPatientID(id) {
 			problem.Write(w, r,
@@ -178,10 +221,11 @@ func handleDeleteProfile(p *publishing) http.Handler {
 			return
 		}
 		e := profile.Event{PatientID: id, Deleted: true}
-		if !p.publish(w, r, &e) {
-			return
+		var fp string
+		if key != "" {
+			fp = fingerprint(r, nil)
 		}
-		writeStamp(w, http.StatusAccepted, e, "DeletedAt")
+		p.publish(w, r, &e, deleted, key, fp)
 	})
 }
 

@@ -32,6 +32,11 @@ type Config struct {
 	MaxInFlightPublishes int
 	// Tokens are the bearer tokens the write routes accept. None means the routes are open.
 	Tokens []string
+	// Keys keeps the Idempotency-Keys; nil turns them off (a request that sends one is refused).
+	Keys keyStore
+	// KeyTimeout bounds each call to Keys; KeyRequired makes the header mandatory.
+	KeyTimeout  time.Duration
+	KeyRequired bool
 }
 
 // NewHandler returns the Profile service's routes. Publish metrics go to reg.
@@ -39,7 +44,8 @@ func NewHandler(logger *slog.Logger, pub publisher, cfg Config, reg prometheus.R
 	r := problem.NewRouter()
 	p := &publishing{logger: logger, pub: measurePublishes(pub, reg), stamper: newStamper(time.Now),
 		timeout:  cfg.PublishTimeout,
-		inFlight: make(chan struct{}, max(cfg.MaxInFlightPublishes, 1))}
+		inFlight: make(chan struct{}, max(cfg.MaxInFlightPublishes, 1)),
+		keys:     newKeys(logger, cfg, reg)}
 	r.Group(func(r chi.Router) {
 		r.Use(auth.RequireToken(cfg.Tokens))
 		r.Method(http.MethodPost, "/patientprofile", handlePostProfile(p))

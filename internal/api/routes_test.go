@@ -21,14 +21,20 @@ import (
 )
 
 // fakePublisher records what it is given and answers with err, or waits for ctx if block is set.
+// events are those it acknowledged; tried are all it was given, failed ones included (a broker
+// may have written one whose acknowledgement was lost).
 type fakePublisher struct {
 	mu     sync.Mutex
 	events []profile.Event
+	tried  []profile.Event
 	err    error
 	block  bool
 }
 
 func (f *fakePublisher) Publish(ctx context.Context, e profile.Event) error {
+	f.mu.Lock()
+	f.tried = append(f.tried, e)
+	f.mu.Unlock()
 	if f.block {
 		<-ctx.Done()
 		return ctx.Err()
@@ -40,6 +46,13 @@ func (f *fakePublisher) Publish(ctx context.Context, e profile.Event) error {
 	}
 	f.events = append(f.events, e)
 	return nil
+}
+
+// setErr makes the next publishes fail with err (nil: succeed).
+func (f *fakePublisher) setErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
 }
 
 // discard is the handlers' logger where the test does not read the log.

@@ -41,6 +41,9 @@ type Config struct {
 	FreshnessOnly bool
 	// Drain is the size of the memory drain (0 skips it), in bursts of DrainBurst per patient.
 	Drain, DrainBurst int
+	// ConsoleMessages is the size of the topic the console's pages are measured on (0 skips
+	// them): the drain's topic when the drain is at least as large, else a topic of its own.
+	ConsoleMessages int
 	// Self is this executable, run with -serve for the baseline producers.
 	Self string
 	// BinDir receives the built binaries.
@@ -56,6 +59,9 @@ type runner struct {
 	// seq numbers the topics and the store ceiling's patients, so that each measure starts on
 	// fresh ones.
 	seq int
+	// drained is the topic of the last consumer drain, and its size; its group is topic+".group".
+	drained     string
+	drainedSize int
 }
 
 func (r *runner) progress(format string, args ...any) {
@@ -76,7 +82,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}}
 	r := &runner{cfg: cfg}
 	r.progress("building the binaries")
-	if err := devenv.Build(ctx, cfg.BinDir, false, "./cmd/consumer", "./cmd/producer"); err != nil {
+	if err := devenv.Build(ctx, cfg.BinDir, false, "./cmd/consumer", "./cmd/producer", "./cmd/console"); err != nil {
 		return res, err
 	}
 	opts, err := devenv.Ephemeral()
@@ -153,6 +159,26 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		res.Drain = &DrainResult{Events: cfg.Drain, Burst: cfg.DrainBurst, PeakRSS: rss}
 		r.report(res.Drain.row())
+	}
+	if cfg.ConsoleMessages > 0 {
+		topic := r.drained
+		if r.drainedSize < cfg.ConsoleMessages {
+			if topic, err = r.topic(ctx, "console"); err != nil {
+				return res, err
+			}
+			r.progress("publishing %d events for the console", cfg.ConsoleMessages)
+			if err := r.publish(ctx, topic, cfg.ConsoleMessages, cfg.DrainBurst); err != nil {
+				return res, err
+			}
+		}
+		ts, err := broker.Topics(ctx, stack.Cluster(), topic)
+		if err != nil {
+			return res, err
+		}
+		if res.Console, err = r.console(ctx, topic, topic+".group", ts[0].Messages()); err != nil {
+			return res, err
+		}
+		r.report(res.Console.rows()...)
 	}
 	return res, nil
 }
@@ -271,6 +297,7 @@ func (r *runner) consumerDrain(ctx context.Context, endpoint string, n, burst in
 	if err := r.publish(ctx, topic, n, burst); err != nil {
 		return 0, 0, err
 	}
+	r.drained, r.drainedSize = topic, n
 	group := topic + ".group"
 	port, err := devenv.FreePort()
 	if err != nil {

@@ -32,11 +32,34 @@ func TestLoad(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("closed loop", func(t *testing.T) {
-		res, err := closedLoop(ctx, srv.URL+"/patientprofile", "p", 4, 200*time.Millisecond)
+		res, err := closedLoop(ctx, srv.URL+"/patientprofile", "p", 4, 200*time.Millisecond, false)
 		require.NoError(t, err)
 		assert.Zero(t, res.Errors)
 		assert.Positive(t, res.Rate)
 		assert.Positive(t, res.P99)
+	})
+
+	t.Run("closed loop, a new Idempotency-Key on every request", func(t *testing.T) {
+		var mu sync.Mutex
+		keys := map[string]int{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			mu.Lock()
+			keys[r.Header.Get("Idempotency-Key")]++
+			mu.Unlock()
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"EventId":"e-1"}`))
+		}))
+		defer srv.Close()
+		res, err := closedLoop(ctx, srv.URL+"/patientprofile", "p", 4, 100*time.Millisecond, true)
+		require.NoError(t, err)
+		assert.Zero(t, res.Errors)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.NotContains(t, keys, "", "every request has a key")
+		for k, n := range keys {
+			assert.Equal(t, 1, n, "key %s used twice", k)
+		}
 	})
 
 	t.Run("open loop reports every 201 with its event id", func(t *testing.T) {

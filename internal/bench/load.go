@@ -39,9 +39,11 @@ type loadConn struct {
 	path string
 	// auth is the Authorization header line, from the URL's password, or empty.
 	auth string
-	conn net.Conn
-	r    *bufio.Reader
-	buf  []byte
+	// keyed sends each request's patient id as its Idempotency-Key: a new key every time.
+	keyed bool
+	conn  net.Conn
+	r     *bufio.Reader
+	buf   []byte
 }
 
 func dialLoad(ctx context.Context, rawURL string) (*loadConn, error) {
@@ -66,8 +68,11 @@ var eventIDField = []byte(`"EventId":"`)
 // post sends one profile for patient and returns the 201's EventId.
 func (c *loadConn) post(patient string) (string, error) {
 	body := `{"PatientId":"` + patient + `","FirstName":"John","LastName":"Doe","IsPregnant":"False","Sex":"Female"}`
-	c.buf = append(c.buf[:0], "POST "+c.path+" HTTP/1.1\r\nHost: "+c.host+"\r\n"+c.auth+
-		"Content-Type: application/json\r\nContent-Length: "...)
+	c.buf = append(c.buf[:0], "POST "+c.path+" HTTP/1.1\r\nHost: "+c.host+"\r\n"+c.auth...)
+	if c.keyed {
+		c.buf = append(c.buf, "Idempotency-Key: "+patient+"\r\n"...)
+	}
+	c.buf = append(c.buf, "Content-Type: application/json\r\nContent-Length: "...)
 	c.buf = strconv.AppendInt(c.buf, int64(len(body)), 10)
 	c.buf = append(c.buf, "\r\n\r\n"...)
 	c.buf = append(c.buf, body...)
@@ -112,7 +117,9 @@ func (c *loadConn) post(patient string) (string, error) {
 func (c *loadConn) close() { _ = c.conn.Close() }
 
 // closedLoop has conns connections POST back to back for d, and returns the rate and latencies.
-func closedLoop(ctx context.Context, target, prefix string, conns int, d time.Duration) (loadResult, error) {
+// With keyed, every request has an Idempotency-Key of its own.
+func closedLoop(ctx context.Context, target, prefix string, conns int, d time.Duration, keyed bool) (loadResult,
+	error) {
 	var wg sync.WaitGroup
 	var errs atomic.Int64
 	lat := make([][]time.Duration, conns)
@@ -127,6 +134,7 @@ func closedLoop(ctx context.Context, target, prefix string, conns int, d time.Du
 		if err != nil {
 			return loadResult{}, err
 		}
+		c.keyed = keyed
 		clients = append(clients, c)
 	}
 	start := time.Now()

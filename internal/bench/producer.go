@@ -12,6 +12,8 @@ import (
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/idempotency"
+	"github.com/ankitamadan/patient-profile/internal/store"
 )
 
 // producers loads the HTTP ceiling, the naive producer and the producer with the same closed
@@ -19,9 +21,14 @@ import (
 func (r *runner) producers(ctx context.Context) (ProducerResult, error) {
 	res := ProducerResult{Conns: r.cfg.Conns}
 	for _, s := range []struct {
-		name string
-		load *Load
-	}{{ServeCeiling, &res.HTTPCeiling}, {ServeNaive, &res.Naive}, {"producer", &res.Producer}} {
+		name  string
+		load  *Load
+		keyed bool
+	}{
+		{ServeCeiling, &res.HTTPCeiling, false}, {ServeNaive, &res.Naive, false}, {"producer", &res.Producer, false},
+		// Right after the same producer without keys, so that the two see the same machine.
+		{"producer", &res.Keyed, true},
+	} {
 		topic, err := r.topic(ctx, "produce")
 		if err != nil {
 			return res, err
@@ -30,7 +37,15 @@ func (r *runner) producers(ctx context.Context) (ProducerResult, error) {
 		if err != nil {
 			return res, err
 		}
-		load, err := closedLoop(ctx, url, topic, r.cfg.Conns, r.cfg.Duration)
+		if s.keyed {
+			// The producer opens its connections to the key table on the first requests, all at
+			// once: a second of load first, so that the measure is of the steady state.
+			if _, err := closedLoop(ctx, url, topic+"-warmup", r.cfg.Conns, time.Second, true); err != nil {
+				stop()
+				return res, fmt.Errorf("%s warm-up: %w", s.name, err)
+			}
+		}
+		load, err := closedLoop(ctx, url, topic, r.cfg.Conns, r.cfg.Duration, s.keyed)
 		stop()
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", s.name, err)
@@ -39,6 +54,10 @@ func (r *runner) producers(ctx context.Context) (ProducerResult, error) {
 			return res, fmt.Errorf("%s: %d requests failed", s.name, load.Errors)
 		}
 		*s.load = loadOf(load)
+	}
+	var err error
+	if res.KeyCeiling, err = r.keyCeiling(ctx, 5000); err != nil {
+		return res, err
 	}
 
 	res.OpenLoopRate = res.Producer.Rate / 2
@@ -57,6 +76,49 @@ func (r *runner) producers(ctx context.Context) (ProducerResult, error) {
 	}
 	res.OpenLoop = loadOf(load)
 	return res, nil
+}
+
+// keyCeiling is Conns goroutines doing to the stack's key table what n keyed requests do, a
+// claim of a new key then its completion, as fast as the table takes them; in keys/s.
+func (r *runner) keyCeiling(ctx context.Context, n int) (float64, error) {
+	client, err := store.NewClient(ctx, r.stack.Dynalite.Endpoint(), "", r.cfg.Conns)
+	if err != nil {
+		return 0, err
+	}
+	keys := idempotency.New(client, r.stack.KeyTable, 24*time.Hour, 10*time.Second)
+	r.seq++
+	prefix := fmt.Sprintf("ceiling%d-", r.seq)
+	body := []byte(`{"EventId":"0193c1f0-0000-7000-8000-000000000000","PatientId":"1",` +
+		`"UpdatedAt":"2026-01-02T05:00:00.5Z"}` + "\n")
+	next := make(chan int)
+	errc := make(chan error, r.cfg.Conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range r.cfg.Conns {
+		wg.Go(func() {
+			for i := range next {
+				c, err := keys.Begin(ctx, prefix+strconv.Itoa(i), "fingerprint", "event", epoch)
+				if err == nil {
+					err = keys.Complete(ctx, c, 201, body)
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return 0, fmt.Errorf("key table ceiling: %w", err)
+	default:
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // endToEnd runs the producer and the consumer together and sends POSTs at rate, open loop. For

@@ -44,6 +44,9 @@ func (res Result) Rows() []Row {
 	if res.Drain != nil {
 		rows = append(rows, res.Drain.row())
 	}
+	if res.Console != nil {
+		rows = append(rows, res.Console.rows()...)
+	}
 	return rows
 }
 
@@ -126,7 +129,7 @@ func (wl Workload) what() string {
 
 func (p ProducerResult) rows() []Row {
 	producer, naive, ceiling := p.Producer.Rate, p.Naive.Rate, p.HTTPCeiling.Rate
-	return []Row{
+	rows := []Row{
 		{
 			Measure: fmt.Sprintf("HTTP ceiling: the same route, a publisher that does nothing (%d connections)",
 				p.Conns),
@@ -147,6 +150,24 @@ func (p ProducerResult) rows() []Row {
 			Target:  "p99 ≤ 10 ms", Met: met(p.OpenLoop.Errors == 0 && p.OpenLoop.P99 <= 10*time.Millisecond),
 		},
 	}
+	if p.Keyed.Rate == 0 {
+		return rows
+	}
+	keyed := p.Keyed.Rate
+	return append(rows,
+		Row{
+			Measure: fmt.Sprintf("key table ceiling: %d goroutines, a claim and a completion per new key "+
+				"(the two conditional writes of a keyed request)", p.Conns),
+			Result: fmt.Sprintf("%s keys/s", num(p.KeyCeiling)), Ratio: "1.00x (baseline)",
+		},
+		Row{
+			Measure: "producer, a new Idempotency-Key on every request",
+			Result:  rateAndP99(p.Keyed),
+			Ratio: ratio(keyed, producer, "producer without keys") + "; " +
+				ratio(keyed, p.KeyCeiling, "key table ceiling"),
+			Target: "≥ 0.5x producer without keys", Met: met(keyed >= 0.5*producer),
+		},
+	)
 }
 
 func (e EndToEndResult) row() Row {
@@ -211,3 +232,26 @@ func met(ok bool) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// consoleTarget is the most server time a console page may take: the bound on the
+// overview, held for every page.
+const consoleTarget = 100 * time.Millisecond
+
+func (c ConsoleResult) rows() []Row {
+	row := func(measure string, q, base Quantiles) Row {
+		return Row{
+			Measure: measure,
+			Result:  fmt.Sprintf("p50 %s, p99 %s server time", ms(q.P50), ms(q.P99)),
+			Ratio:   ratio(q.P50.Seconds(), base.P50.Seconds(), "the same reads made directly"),
+			Target:  "p99 ≤ " + ms(consoleTarget), Met: met(q.P99 <= consoleTarget),
+		}
+	}
+	n := num(float64(c.Messages))
+	return []Row{
+		row(fmt.Sprintf("console overview, %s messages on the topic (offsets and group state; the shared poll p50 %s)",
+			n, ms(c.Poll.P50)), c.Overview, c.BaseOverview),
+		row(fmt.Sprintf("console messages page, 50 of %s messages", n), c.Page, c.BasePage),
+		row(fmt.Sprintf("console patient timeline, the newest %s messages of its partition",
+			num(float64(c.TimelineBound))), c.Timeline, c.BaseTimeline),
+	}
+}

@@ -169,6 +169,46 @@ func TestProducerRows(t *testing.T) {
 	}
 }
 
+// The keyed producer's rows come after the others, and only when it was measured.
+func TestKeyedProducerRows(t *testing.T) {
+	base := ProducerResult{
+		Conns: 4, HTTPCeiling: Load{Rate: 10000}, Naive: Load{Rate: 7500}, Producer: Load{Rate: 6000},
+		OpenLoopRate: 3000, OpenLoop: Load{P50: time.Millisecond, P99: 10 * time.Millisecond},
+		Keyed: Load{Rate: 3000, P99: us(20500)}, KeyCeiling: 3750,
+	}
+	tests := []struct {
+		name    string
+		change  func(*ProducerResult)
+		ceiling string
+		ratio   string
+		met     string
+	}{
+		{"at the bound", func(*ProducerResult) {}, "3,750 keys/s",
+			"0.50x producer without keys; 0.80x key table ceiling", "yes"},
+		{"below it", func(p *ProducerResult) { p.Keyed.Rate = 2999 }, "3,750 keys/s",
+			"0.50x producer without keys; 0.80x key table ceiling", "no"},
+		{"no ceiling", func(p *ProducerResult) { p.KeyCeiling = 0 }, "0 keys/s", "0.50x producer without keys; n/a", "yes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := base
+			tt.change(&p)
+			rows := p.rows()
+			require.Len(t, rows, 6)
+			assert.Equal(t, "key table ceiling: 4 goroutines, a claim and a completion per new key "+
+				"(the two conditional writes of a keyed request)", rows[4].Measure)
+			assert.Equal(t, tt.ceiling, rows[4].Result)
+			assert.Equal(t, "producer, a new Idempotency-Key on every request", rows[5].Measure)
+			assert.Equal(t, tt.ratio, rows[5].Ratio)
+			assert.Equal(t, "≥ 0.5x producer without keys", rows[5].Target)
+			assert.Equal(t, tt.met, rows[5].Met)
+		})
+	}
+	unmeasured := base
+	unmeasured.Keyed = Load{}
+	assert.Len(t, unmeasured.rows(), 4)
+}
+
 func TestEndToEndAndDrainRows(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -20,6 +20,8 @@ type Result struct {
 	Freshness []FreshnessResult
 	// Drain is the memory drain; nil when it was skipped.
 	Drain *DrainResult
+	// Console is the console's pages on a topic of Messages messages; nil when it was skipped.
+	Console *ConsoleResult
 }
 
 // Setup is the sizes a run used (from Config).
@@ -68,6 +70,12 @@ type ProducerResult struct {
 	// OpenLoop is the producer alone, open loop, at OpenLoopRate (half its closed-loop rate).
 	OpenLoopRate float64
 	OpenLoop     Load
+	// Keyed is the producer under the same closed loop with a new Idempotency-Key on every
+	// request. KeyCeiling is its baseline: the key table's own rate, in keys/s, for what a keyed
+	// request asks of it (a claim and a completion of a new key) from Conns goroutines. Zero when
+	// not measured.
+	Keyed      Load
+	KeyCeiling float64
 }
 
 // Load is what an HTTP load measured.
@@ -116,4 +124,21 @@ type DrainResult struct {
 	Events, Burst int
 	// PeakRSS is the consumer's VmHWM at the end, in bytes.
 	PeakRSS int64
+}
+
+// ConsoleResult is the console's server time per page, from its Server-Timing, and the same reads
+// made directly (the baselines), on a topic of Messages messages.
+type ConsoleResult struct {
+	Messages int64
+	// TimelineBound is how many of the partition's newest messages the timeline reads.
+	TimelineBound int
+	// Overview is the whole page, Poll the shared poll it waited for.
+	Overview, Poll, Page, Timeline Quantiles
+	// The baselines: the broker and table reads each page makes, made directly.
+	BaseOverview, BasePage, BaseTimeline Quantiles
+}
+
+// Quantiles of a set of durations.
+type Quantiles struct {
+	P50, P99 time.Duration
 }

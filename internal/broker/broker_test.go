@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
 	"github.com/ankitamadan/patient-profile/internal/deadletter"
+	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
 	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/profile"
@@ -197,3 +199,185 @@ func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
 
 // closer is a Close that takes a context, as the publishers' do.
 type closer func(context.Context) error
+
+// kfake, like any broker, advertises its own address in metadata, so a client that bootstraps
+// through a proxy goes around it afterwards. With Redirect every connection takes the proxy: a
+// black hole there stops the writes that bypass it otherwise.
+func TestRedirectKeepsEveryConnectionOnTheMappedAddress(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	require.NoError(t, err)
+	defer c.Close()
+	advertised := c.ListenAddrs()[0]
+	faults := devenv.NewFaults()
+	defer faults.Close()
+
+	tests := []struct {
+		name          string
+		redirect      bool
+		writesThrough bool // a write succeeds while the proxy swallows everything
+	}{
+		{"with Redirect, through the proxy", true, false},
+		{"without, around it after the bootstrap", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			link, err := faults.Link(tt.name, advertised)
+			require.NoError(t, err)
+			cluster := broker.Cluster{Brokers: []string{link.Addr()}}
+			if tt.redirect {
+				cluster.Redirect = map[string]string{advertised: link.Addr()}
+			}
+			w := broker.NewWriter(cluster, "t")
+			defer func() { _ = w.Close(context.Background()) }()
+			write := func(d time.Duration) error {
+				ctx, cancel := context.WithTimeout(context.Background(), d)
+				defer cancel()
+				return w.Write(ctx, message.Message{Key: []byte("p1"), Value: []byte("v")})
+			}
+			require.NoError(t, write(10*time.Second), "the first write, which bootstraps")
+
+			require.NoError(t, link.Add(devenv.BlackHole(), devenv.Both...))
+			err = write(time.Second)
+			if tt.writesThrough {
+				assert.NoError(t, err)
+			} else {
+				assert.Error(t, err, "a write that went around the proxy")
+			}
+			link.Heal()
+			assert.NoError(t, write(10*time.Second), "after the fault is healed")
+		})
+	}
+}
+
+// kafka-go hands a Reader's caller the error of a failed group join, and a connection the
+// coordinator or a proxy hung up on fails with io.EOF: the same error kafka-go's Reader returns
+// once it is closed. Only the Reader's own Close may end its caller's loop.
+func TestReaderRidesOutConnectionsThatHangUp(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	require.NoError(t, err)
+	defer c.Close()
+	advertised := c.ListenAddrs()[0]
+	faults := devenv.NewFaults()
+	defer faults.Close()
+	link, err := faults.Link("reader", advertised)
+	require.NoError(t, err)
+	cluster := broker.Cluster{Brokers: []string{link.Addr()}, Redirect: map[string]string{advertised: link.Addr()}}
+	r := broker.NewReader(broker.ReaderConfig{
+		Cluster: cluster, Topic: "t", Group: "g", SessionTimeout: 6 * time.Second,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	direct := broker.NewWriter(broker.Cluster{Brokers: []string{advertised}}, "t")
+	defer func() { _ = direct.Close(context.Background()) }()
+	publish := func(value string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, direct.Write(ctx, message.Message{Key: []byte("p1"), Value: []byte(value)}))
+	}
+	// fetchUntil fetches until want arrives or d passes, and returns the errors met on the way.
+	fetchUntil := func(want string, d time.Duration) (got bool, errs []error) {
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			m, err := r.Fetch(ctx)
+			cancel()
+			switch {
+			case err == nil && string(m.Value) == want:
+				return true, errs
+			case err != nil && !errors.Is(err, context.DeadlineExceeded):
+				errs = append(errs, err)
+			}
+		}
+		return false, errs
+	}
+
+	publish("before")
+	got, _ := fetchUntil("before", 30*time.Second)
+	require.True(t, got, "the first message, through the healthy link")
+
+	require.NoError(t, link.Add(devenv.HangUp(50), devenv.Both...))
+	_, during := fetchUntil("never", 8*time.Second)
+	link.Heal()
+	publish("after")
+	got, after := fetchUntil("after", time.Minute)
+
+	for _, err := range append(during, after...) {
+		assert.NotErrorIs(t, err, message.ErrClosed, "the Reader was never closed")
+	}
+	assert.True(t, got, "a message published after the link healed")
+	assert.NotEmpty(t, during, "the fault reached the Reader's caller: the test tests something")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, r.Close(ctx))
+	_, err = r.Fetch(context.Background())
+	assert.ErrorIs(t, err, message.ErrClosed, "after Close")
+}
+
+// What the console reads: offsets and the group's state without reading a message, and a page of
+// one partition.
+func TestInspect(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t", "dlq"),
+		kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	require.NoError(t, err)
+	defer c.Close()
+	cluster := broker.Cluster{Brokers: c.ListenAddrs()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := broker.NewWriter(cluster, "t")
+	defer w.Close(context.Background())
+	var msgs []message.Message
+	for i := range 150 {
+		msgs = append(msgs, message.Message{Key: []byte("k"), Value: []byte(fmt.Sprint(i))})
+	}
+	require.NoError(t, w.Write(ctx, msgs...))
+	p := broker.PartitionOf([]byte("k"), 3)
+
+	ts, err := broker.Topics(ctx, cluster, "t", "dlq")
+	require.NoError(t, err)
+	require.Len(t, ts, 2)
+	assert.Equal(t, int64(150), ts[0].Messages())
+	got, ok := ts[0].Partition(p)
+	require.True(t, ok)
+	assert.Equal(t, broker.Partition{ID: p, First: 0, End: 150}, got)
+	assert.Zero(t, ts[1].Messages())
+	_, err = broker.Topics(ctx, cluster, "missing")
+	assert.ErrorIs(t, err, broker.ErrUnknownTopic)
+
+	page, err := broker.ReadRange(ctx, cluster, "t", p, 40, 90)
+	require.NoError(t, err)
+	require.Len(t, page, 50)
+	assert.Equal(t, int64(40), page[0].Offset)
+	assert.Equal(t, "89", string(page[49].Value))
+	_, err = broker.ReadRange(ctx, cluster, "t", p, 0, 150)
+	assert.Error(t, err, "more than a page is refused")
+
+	// A group that does not exist has committed nothing.
+	none, err := broker.DescribeGroup(ctx, cluster, "nobody", "t")
+	require.NoError(t, err)
+	require.Len(t, none.Partitions, 3)
+	assert.Equal(t, int64(-1), none.Partitions[p].Committed)
+	assert.Equal(t, int64(150), none.Partitions[p].Lag())
+
+	// A group that committed 100 of the 150, with no member now.
+	r := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: "t", Group: "g", SessionTimeout: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	var last message.Message
+	for range 100 {
+		last, err = r.Fetch(ctx)
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.Commit(ctx, last))
+	g, err := broker.DescribeGroup(ctx, cluster, "g", "t")
+	require.NoError(t, err)
+	assert.Len(t, g.Members, 1)
+	assert.Equal(t, []int{0, 1, 2}, g.Members[0].Partitions)
+	require.NoError(t, r.Close(ctx))
+	g, err = broker.DescribeGroup(ctx, cluster, "g", "t")
+	require.NoError(t, err)
+	require.Len(t, g.Partitions, 3)
+	assert.Equal(t, int64(100), g.Partitions[p].Committed)
+	assert.Equal(t, int64(50), g.Partitions[p].Lag())
+	assert.Empty(t, g.Members)
+}

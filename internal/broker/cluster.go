@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -30,6 +31,10 @@ type Cluster struct {
 	Brokers []string
 	TLS     *tls.Config
 	SASL    sasl.Mechanism
+	// Redirect maps a broker's address, as the cluster advertises it, to the address to dial
+	// instead: for brokers reached through a port-forward or a proxy. Bootstrap addresses are
+	// dialled as they are.
+	Redirect map[string]string
 }
 
 // Security is how to authenticate to the brokers and encrypt the connections. The zero value is
@@ -99,9 +104,24 @@ func mskIAM() (sasl.Mechanism, error) {
 }
 
 func (c Cluster) transport(dialTimeout, metadataTTL time.Duration) *kafka.Transport {
-	return &kafka.Transport{
+	t := &kafka.Transport{
 		DialTimeout: dialTimeout, IdleTimeout: 5 * time.Minute, MetadataTTL: metadataTTL, TLS: c.TLS, SASL: c.SASL,
 	}
+	if len(c.Redirect) > 0 {
+		d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+		t.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+			return d.DialContext(ctx, network, c.redirect(address))
+		}
+	}
+	return t
+}
+
+// redirect is the address to dial for a broker address.
+func (c Cluster) redirect(address string) string {
+	if to, ok := c.Redirect[address]; ok {
+		return to
+	}
+	return address
 }
 
 // client returns a kafka-go Client with a Transport of its own, and the function that closes its
@@ -113,5 +133,12 @@ func (c Cluster) client(dialTimeout, timeout time.Duration) (*kafka.Client, func
 }
 
 func (c Cluster) dialer(timeout time.Duration) *kafka.Dialer {
-	return &kafka.Dialer{Timeout: timeout, DualStack: true, TLS: c.TLS, SASLMechanism: c.SASL}
+	d := &kafka.Dialer{Timeout: timeout, DualStack: true, TLS: c.TLS, SASLMechanism: c.SASL}
+	if len(c.Redirect) > 0 {
+		nd := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+		d.DialFunc = func(ctx context.Context, network, address string) (net.Conn, error) {
+			return nd.DialContext(ctx, network, c.redirect(address))
+		}
+	}
+	return d
 }

@@ -43,7 +43,8 @@ func ReadTopic(ctx context.Context, c Cluster, topic string, fn func(message.Mes
 		if p.Error != nil {
 			return fmt.Errorf("read %s/%d: list offsets: %w", topic, p.Partition, p.Error)
 		}
-		if err := readPartition(ctx, client, topic, p.Partition, p.FirstOffset, p.LastOffset, fn); err != nil {
+		err := readPartition(ctx, client, topic, p.Partition, p.FirstOffset, p.LastOffset, 10<<20, fn)
+		if err != nil {
 			return err
 		}
 	}
@@ -60,13 +61,13 @@ func ReadAll(ctx context.Context, c Cluster, topic string) ([]message.Message, e
 	return out, err
 }
 
-// readPartition reads [from, end) of one partition.
+// readPartition reads [from, end) of one partition, asking for maxBytes in each fetch.
 func readPartition(ctx context.Context, client *kafka.Client, topic string, partition int, from, end int64,
-	fn func(message.Message) error) error {
+	maxBytes int64, fn func(message.Message) error) error {
 	for next := from; next < end; {
 		res, err := client.Fetch(ctx, &kafka.FetchRequest{
 			Topic: topic, Partition: partition, Offset: next,
-			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond,
+			MinBytes: 1, MaxBytes: maxBytes, MaxWait: 500 * time.Millisecond,
 		})
 		if err == nil {
 			err = res.Error
@@ -83,8 +84,12 @@ func readPartition(ctx context.Context, client *kafka.Client, topic string, part
 			if err != nil {
 				return fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
 			}
-			// A fetch can start with the batch that holds next, so with offsets before it.
-			if r.Offset < next || r.Offset >= end {
+			// A fetch can start with the batch that holds next, so with offsets before it; what
+			// follows end is not asked for.
+			if r.Offset >= end {
+				return nil
+			}
+			if r.Offset < next {
 				continue
 			}
 			m, err := record(topic, partition, res.HighWatermark, r)

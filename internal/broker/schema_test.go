@@ -3,6 +3,10 @@ package broker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -107,31 +111,65 @@ func TestPublishedEventsAreCloudEvents(t *testing.T) {
 
 // The schema and the consumer's decoder agree on what is an event: a value one refuses, the
 // other refuses too.
+// schemaCases are message values and whether the contract accepts them: what the consumer decodes
+// and what the schema validates must agree on each.
+var schemaCases = []struct {
+	name  string
+	value string
+	valid bool
+}{
+	{"the README event", `{"EventId":"b","PatientId":"42","FirstName":"Jane","IsPregnant":true,"Sex":"Female","UpdatedAt":"2026-01-02T05:00:01Z"}`, true},
+	{"an offset and a fraction", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00.5+10:00"}`, true},
+	{"nulls", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00Z","FirstName":null,"IsPregnant":null,"EventId":null}`, true},
+	{"an unknown field", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00Z","Extra":1}`, true},
+	{"no PatientId", `{"UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"empty PatientId", `{"PatientId":"","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"numeric PatientId", `{"PatientId":42,"UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"no UpdatedAt", `{"PatientId":"42"}`, false},
+	{"UpdatedAt not a time", `{"PatientId":"42","UpdatedAt":"yesterday"}`, false},
+	{"UpdatedAt without an offset", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00"}`, false},
+	{"IsPregnant a string", `{"PatientId":"42","IsPregnant":"yes","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"not an object", `[]`, false},
+	{"a deletion", `{"EventId":"d","PatientId":"42","DeletedAt":"2026-01-02T15:00:00.5+10:00"}`, true},
+	{"a deletion with a name", `{"PatientId":"42","DeletedAt":"2026-01-02T05:00:00Z","FirstName":"Jane"}`, false},
+	{"a deletion and an update at once", `{"PatientId":"42","DeletedAt":"2026-01-02T05:00:00Z","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"a deletion without a stamp", `{"PatientId":"42","DeletedAt":"yesterday"}`, false},
+	{"a deletion with a null name", `{"PatientId":"42","DeletedAt":"2026-01-02T05:00:00Z","FirstName":null}`, false},
+	{"an update with a null DeletedAt", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00Z","DeletedAt":null}`, false},
+	// Names that equal a contract name only when case is ignored, beside it or alone.
+	{"a lower-case PatientId beside it", `{"EventId":"e1","PatientId":"edge1","patientid":"x","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"an upper-case UpdatedAt", `{"PatientId":"42","UPDATEDAT":"2026-01-02T05:00:00Z","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"a long s in Sex", `{"PatientId":"42","ſex":"female","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"a deletion's name in another case", `{"PatientId":"42","deletedat":"2026-01-02T05:00:00Z","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
+	{"a name that only contains one", `{"PatientId":"42","PatientIdentifier":"x","UpdatedAt":"2026-01-02T05:00:00Z"}`, true},
+	// The year range, 0001-9999 as written and in UTC.
+	{"year 0000", `{"PatientId":"42","UpdatedAt":"0000-01-01T00:00:00Z"}`, false},
+	{"year 0001 in UTC only with an offset", `{"PatientId":"42","UpdatedAt":"0000-12-31T23:00:00-05:00"}`, false},
+	{"the first day with a positive offset", `{"PatientId":"42","UpdatedAt":"0001-01-01T00:30:00+01:00"}`, false},
+	{"the first day with a positive offset, in range in UTC", `{"PatientId":"42","UpdatedAt":"0001-01-01T05:00:00+01:00"}`, false},
+	{"the first day with a negative offset", `{"PatientId":"42","UpdatedAt":"0001-01-01T00:00:00-05:00"}`, true},
+	{"the first instant", `{"PatientId":"42","UpdatedAt":"0001-01-01T00:00:00Z"}`, true},
+	{"the first day with +00:00", `{"PatientId":"42","UpdatedAt":"0001-01-01T00:00:00+00:00"}`, true},
+	{"the last day with a negative offset", `{"PatientId":"42","DeletedAt":"9999-12-31T23:30:00-01:00"}`, false},
+	{"the last day with -00:00", `{"PatientId":"42","DeletedAt":"9999-12-31T23:30:00-00:00"}`, true},
+	{"the last day with a positive offset", `{"PatientId":"42","UpdatedAt":"9999-12-31T23:59:59.999999999+14:00"}`, true},
+	{"a five-digit year", `{"PatientId":"42","UpdatedAt":"10000-01-01T00:00:00Z"}`, false},
+	{"February 30", `{"PatientId":"42","UpdatedAt":"2026-02-30T00:00:00Z"}`, false},
+	// The shape of RFC 3339, which time.Parse alone does not hold to.
+	{"an offset of 24 hours", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00+24:00"}`, false},
+	{"an offset of 60 minutes", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00+23:60"}`, false},
+	{"a one-digit hour", `{"PatientId":"42","UpdatedAt":"2026-01-02T5:00:00Z"}`, false},
+	{"a comma before the fraction", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00,5Z"}`, false},
+	{"ten fraction digits", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00.1234567890Z"}`, false},
+	{"nine fraction digits", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00.123456789Z"}`, true},
+	{"a leap second", `{"PatientId":"42","UpdatedAt":"2016-12-31T23:59:60Z"}`, false},
+	{"a lower-case z", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00z"}`, false},
+	{"the largest offset", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00-23:59"}`, true},
+}
+
 func TestSchemaAgreesWithDecode(t *testing.T) {
 	schema := compileEventSchema(t)
-	tests := []struct {
-		name  string
-		value string
-		valid bool
-	}{
-		{"the README event", `{"EventId":"b","PatientId":"42","FirstName":"Jane","IsPregnant":true,"Sex":"Female","UpdatedAt":"2026-01-02T05:00:01Z"}`, true},
-		{"an offset and a fraction", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00.5+10:00"}`, true},
-		{"nulls", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00Z","FirstName":null,"IsPregnant":null,"EventId":null}`, true},
-		{"an unknown field", `{"PatientId":"42","UpdatedAt":"2026-01-02T15:00:00Z","Extra":1}`, true},
-		{"no PatientId", `{"UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
-		{"empty PatientId", `{"PatientId":"","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
-		{"numeric PatientId", `{"PatientId":42,"UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
-		{"no UpdatedAt", `{"PatientId":"42"}`, false},
-		{"UpdatedAt not a time", `{"PatientId":"42","UpdatedAt":"yesterday"}`, false},
-		{"UpdatedAt without an offset", `{"PatientId":"42","UpdatedAt":"2026-01-02T05:00:00"}`, false},
-		{"IsPregnant a string", `{"PatientId":"42","IsPregnant":"yes","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
-		{"not an object", `[]`, false},
-		{"a deletion", `{"EventId":"d","PatientId":"42","DeletedAt":"2026-01-02T15:00:00.5+10:00"}`, true},
-		{"a deletion with a name", `{"PatientId":"42","DeletedAt":"2026-01-02T05:00:00Z","FirstName":"Jane"}`, false},
-		{"a deletion and an update at once", `{"PatientId":"42","DeletedAt":"2026-01-02T05:00:00Z","UpdatedAt":"2026-01-02T05:00:00Z"}`, false},
-		{"a deletion without a stamp", `{"PatientId":"42","DeletedAt":"yesterday"}`, false},
-	}
-	for _, tt := range tests {
+	for _, tt := range schemaCases {
 		t.Run(tt.name, func(t *testing.T) {
 			schemaErr := validateValue(schema, []byte(tt.value))
 			_, decodeErr := profile.Decode([]byte(tt.value))
@@ -168,4 +206,35 @@ func TestPublishedDeletionIsFollowedByATombstone(t *testing.T) {
 	assert.Equal(t, msgs[0].Offset+1, msgs[1].Offset, "right after the deletion")
 	require.Len(t, msgs, 3)
 	assert.Equal(t, other.PatientID, string(msgs[2].Key))
+}
+
+// A second validator, written apart from the Go one above, reads the same schema: Ajv (Node), in
+// strict mode, which refuses what the 2020-12 draft allows but does not mean (a required name
+// that no properties define, for one). It must compile the schema and agree on every case.
+func TestSecondValidatorAgrees(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Node: without -short")
+	}
+	node, err := exec.LookPath("node")
+	require.NoError(t, err, "the second validator runs on Node, which the dev stack needs too")
+	values := make([]string, len(schemaCases))
+	for i, c := range schemaCases {
+		values[i] = c.value
+	}
+	cases := filepath.Join(t.TempDir(), "cases.json")
+	b, err := json.Marshal(values)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cases, b, 0o600))
+
+	cmd := exec.Command(node, "../../schema/check.js", "../../schema/patient.profile.updated.json", cases)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "Ajv: %s (run `make deps` if it is not installed)", stderr.String())
+	var valid []bool
+	require.NoError(t, json.Unmarshal(out, &valid), "%s", out)
+	require.Len(t, valid, len(schemaCases))
+	for i, c := range schemaCases {
+		assert.Equal(t, c.valid, valid[i], "Ajv on %s: %s", c.name, c.value)
+	}
 }

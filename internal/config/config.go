@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -24,6 +26,22 @@ type Kafka struct {
 	Brokers []string `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated bootstrap brokers, host:port"`
 	Topic   string   `envconfig:"TOPIC_NAME" default:"patient.profile.updated" desc:"the event topic"`
 	KafkaSecurity
+	// AddressMap is for brokers reached through a port-forward or a proxy: the cluster's metadata
+	// names the addresses the brokers advertise, which the client may not be able to dial.
+	AddressMap []string `envconfig:"KAFKA_ADDRESS_MAP" desc:"comma-separated ADVERTISED=DIAL pairs of host:port: dial a broker at another address than the one the cluster advertises (a port-forward, a proxy); empty dials what is advertised"`
+}
+
+// Redirect is KAFKA_ADDRESS_MAP as a map from the advertised address to the one to dial.
+func (k Kafka) Redirect() map[string]string {
+	if len(k.AddressMap) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(k.AddressMap))
+	for _, pair := range cleanList(k.AddressMap) {
+		from, to, _ := strings.Cut(pair, "=")
+		m[strings.TrimSpace(from)] = strings.TrimSpace(to)
+	}
+	return m
 }
 
 // KafkaSecurity has the fields of broker.Security, in the same order, so that the binaries pass
@@ -45,7 +63,7 @@ type Access struct {
 
 // load reads the tokens from the file too, and checks them all.
 func (a *Access) load() error {
-	tokens, err := loadTokens(a.APITokens, a.APITokensFile)
+	tokens, err := loadTokens(a.APITokens, a.APITokensFile, "API_TOKENS", "API_TOKENS_FILE")
 	if err != nil {
 		return err
 	}
@@ -72,9 +90,43 @@ type Producer struct {
 	EventSource          string        `envconfig:"EVENT_SOURCE" default:"/patient-profile/producer" desc:"the CloudEvents source (ce_source) of the events published"`
 	MaxInFlightPublishes int           `envconfig:"MAX_IN_FLIGHT_PUBLISHES" default:"1024" desc:"bound on requests waiting for the broker at once; past it, an immediate 503 with Retry-After, never a queue"`
 	Access
+	Idempotency
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	Telemetry
+}
+
+// Idempotency is where the producer keeps the Idempotency-Keys of POST and DELETE: a DynamoDB
+// table that every replica shares, so that a retry sent to another replica finds its key.
+type Idempotency struct {
+	DynamoDB
+	KeyTable string `envconfig:"IDEMPOTENCY_TABLE" default:"patient-profile-idempotency" desc:"DynamoDB table of the Idempotency-Keys, shared by every producer replica (hash key IdempotencyKey (S), TTL on ExpiresAt); empty turns keys off, and a request that sends one is then refused"`
+	// KeyTTL bounds how old an event a retry can publish, since a retry reuses its first stamp.
+	KeyTTL time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h" desc:"how long a key is remembered after its first request: a retry within it gets the first answer, or publishes the first event again; after it, the key is new. Keep it well under the consumer's TOMBSTONE_TTL"`
+	// KeyLease must outlast a live request's hold on its key (its two key calls and its publish),
+	// or a retry would publish the same event beside it: harmless, but a waste.
+	KeyLease    time.Duration `envconfig:"IDEMPOTENCY_LEASE" default:"10s" desc:"how long a request holds its key while it publishes; a key left in progress by a producer that died is taken over by a retry once it lapses. More than PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT"`
+	KeyTimeout  time.Duration `envconfig:"IDEMPOTENCY_TIMEOUT" default:"1s" desc:"bound on one call to the key table; a request whose key cannot be recorded within it gets a 503 and publishes nothing"`
+	KeyRequired bool          `envconfig:"IDEMPOTENCY_REQUIRED" default:"false" desc:"true makes the Idempotency-Key header mandatory on POST and DELETE (400 without it); needs IDEMPOTENCY_TABLE"`
+}
+
+// check keeps a live request's hold on its key, and its answer, within the bounds around it.
+func (k Idempotency) check(publishTimeout, shutdownTimeout time.Duration) error {
+	if k.KeyTable == "" {
+		if k.KeyRequired {
+			return errors.New("config: IDEMPOTENCY_REQUIRED=true needs IDEMPOTENCY_TABLE")
+		}
+		return nil
+	}
+	held := publishTimeout + 2*k.KeyTimeout
+	return firstError(
+		positive("IDEMPOTENCY_TTL", k.KeyTTL),
+		positive("IDEMPOTENCY_LEASE", k.KeyLease),
+		positive("IDEMPOTENCY_TIMEOUT", k.KeyTimeout),
+		// Its answer must still reach the client after SIGTERM.
+		less("PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT", held, "SHUTDOWN_TIMEOUT", shutdownTimeout),
+		less("PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT", held, "IDEMPOTENCY_LEASE", k.KeyLease),
+	)
 }
 
 // Consumer configures cmd/consumer.
@@ -103,11 +155,16 @@ type Consumer struct {
 	Telemetry
 }
 
+// DynamoDB locates the DynamoDB API: the consumer's table is there, and the producer's keys.
+type DynamoDB struct {
+	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override, for dynalite or LocalStack (http://localhost:4566 locally); empty means real AWS, with the default credential chain"`
+	Region string `envconfig:"AWS_REGION" desc:"AWS region; with DDB_HOST set and this empty, us-east-1"`
+}
+
 // Store locates the DynamoDB table.
 type Store struct {
-	Host   string `envconfig:"DDB_HOST" desc:"DynamoDB endpoint override, for dynalite or LocalStack (http://localhost:4566 locally); empty means real AWS, with the default credential chain"`
-	Table  string `envconfig:"DDB_NAME" default:"patient-profile" desc:"DynamoDB table name"`
-	Region string `envconfig:"AWS_REGION" desc:"AWS region; with DDB_HOST set and this empty, us-east-1"`
+	DynamoDB
+	Table string `envconfig:"DDB_NAME" default:"patient-profile" desc:"DynamoDB table name"`
 	// Timeout bounds each call so that a hung store is retried rather than waited on forever.
 	Timeout time.Duration `envconfig:"DDB_TIMEOUT" default:"5s" desc:"bound on one DynamoDB or dead-letter call; at most half of SHUTDOWN_TIMEOUT"`
 }
@@ -131,6 +188,7 @@ func LoadProducer() (Producer, error) {
 		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		// A request in flight at SIGTERM must get its answer before the process exits.
 		less("PUBLISH_TIMEOUT", c.PublishTimeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		c.Idempotency.check(c.PublishTimeout, c.ShutdownTimeout),
 	)
 }
 
@@ -168,6 +226,63 @@ func LoadReplay() (Replay, error) {
 	)
 }
 
+// Console configures cmd/console, the browser console. It reads the topics, the group and the
+// table the consumer's variables name, with the same connection settings, so that it shows what
+// the services use.
+type Console struct {
+	Port int `envconfig:"CONSOLE_PORT" default:"8080" desc:"HTTP port of the console"`
+	// Host is loopback by default because the console shows patient data: a person opens it on
+	// their own machine, and anything wider must say who may look.
+	Host       string   `envconfig:"CONSOLE_HOST" default:"127.0.0.1" desc:"address the console listens on; loopback (127.0.0.1, ::1 or localhost) by default, and any other address needs CONSOLE_TOKEN or CONSOLE_TOKEN_FILE"`
+	Tokens     []string `envconfig:"CONSOLE_TOKEN" desc:"comma-separated tokens that open the console (each at least 16 characters); empty, with no CONSOLE_TOKEN_FILE, lets only loopback in"`
+	TokensFile string   `envconfig:"CONSOLE_TOKEN_FILE" desc:"file of console tokens, one per line (blank lines and # comments skipped), added to CONSOLE_TOKEN: a mounted secret"`
+	Kafka
+	Group    string `envconfig:"CONSUMER_GROUP" default:"consultation" desc:"consumer group id"`
+	DLQTopic string `envconfig:"DLQ_TOPIC" default:"patient.profile.updated.dlq" desc:"dead-letter topic: the consumer parks there the events it can never apply, and replay-dlq reads them back"`
+	Store
+	ProducerURL string `envconfig:"CONSOLE_PRODUCER_URL" default:"http://localhost:3000" desc:"base URL of the producer: its /readyz on the overview, its API for the try-it form"`
+	ConsumerURL string `envconfig:"CONSOLE_CONSUMER_URL" default:"http://localhost:3001" desc:"base URL of the consumer: its /readyz and /metrics (the outcome counters) on the overview"`
+	APIToken    string `envconfig:"CONSOLE_API_TOKEN" desc:"bearer token the try-it form sends to the producer, one of its API_TOKENS; empty sends none"`
+	// Refresh is the one poll every open overview shares, so that viewers add no load.
+	Refresh time.Duration `envconfig:"CONSOLE_REFRESH" default:"2s" desc:"how often the overview polls the broker and the services, once for every open page"`
+	// TimelineMessages bounds the read of a patient's partition, so that a timeline costs the
+	// same on a topic of a billion messages.
+	TimelineMessages int           `envconfig:"CONSOLE_TIMELINE_MESSAGES" default:"1000" desc:"how many of the newest messages of a patient's partition (and of the dead-letter partition) the timeline reads (10 to 100000)"`
+	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"bound on a graceful stop after SIGTERM or Ctrl-C"`
+	LogLevel         slog.Level    `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	Telemetry
+}
+
+// LoadConsole reads the console's settings. Its error is one line naming the variable.
+func LoadConsole() (Console, error) {
+	var c Console
+	if err := process(&c); err != nil {
+		return c, err
+	}
+	c.Brokers = cleanList(c.Brokers)
+	tokens, err := loadTokens(c.Tokens, c.TokensFile, "CONSOLE_TOKEN", "CONSOLE_TOKEN_FILE")
+	if err != nil {
+		return c, err
+	}
+	c.Tokens = tokens
+	return c, firstError(
+		checkPort("CONSOLE_PORT", c.Port),
+		nonEmpty("CONSOLE_HOST", c.Host),
+		c.closed(),
+		c.Kafka.check(),
+		nonEmpty("CONSUMER_GROUP", c.Group),
+		nonEmpty("DLQ_TOPIC", c.DLQTopic),
+		nonEmpty("DDB_NAME", c.Store.Table),
+		positive("DDB_TIMEOUT", c.Store.Timeout),
+		checkURL("CONSOLE_PRODUCER_URL", c.ProducerURL),
+		checkURL("CONSOLE_CONSUMER_URL", c.ConsumerURL),
+		positive("CONSOLE_REFRESH", c.Refresh),
+		between("CONSOLE_TIMELINE_MESSAGES", c.TimelineMessages, 10, 100000),
+		positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		atMostHalf("DDB_TIMEOUT", c.Store.Timeout, "SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+	)
+}
+
 // DevStack configures the embedded stack (`make run`, `make local-dev-stack`). It reads the
 // consumer's variables too, so that the stack creates exactly the topics and the table the
 // services will look for.
@@ -185,6 +300,9 @@ type Embedded struct {
 	// The services' own SERVER_PORT cannot say it: make run starts two of them.
 	ProducerPort int `envconfig:"PRODUCER_PORT" default:"3000" desc:"port make run gives the producer (its SERVER_PORT)"`
 	ConsumerPort int `envconfig:"CONSUMER_PORT" default:"3001" desc:"port make run gives the consumer (its SERVER_PORT)"`
+	ConsolePort  int `envconfig:"CONSOLE_PORT" default:"8080" desc:"HTTP port of the console"`
+	// The producer reads the same variable, so the stack creates the table it will look for.
+	KeyTable string `envconfig:"IDEMPOTENCY_TABLE" default:"patient-profile-idempotency" desc:"the producer's table of Idempotency-Keys, which the stack creates beside the consumer's (DDB_NAME); empty creates none"`
 }
 
 // LoadDevStack reads the embedded stack's settings. Its error is one line naming the variable.
@@ -199,6 +317,7 @@ func LoadDevStack() (DevStack, error) {
 		checkPort("DDB_PORT", c.DynamoDBPort),
 		checkPort("PRODUCER_PORT", c.ProducerPort),
 		checkPort("CONSUMER_PORT", c.ConsumerPort),
+		checkPort("CONSOLE_PORT", c.ConsolePort),
 	)
 }
 
@@ -345,7 +464,18 @@ func (k Kafka) check() error {
 		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM",
 			k.SASLMechanism)
 	}
+	for _, pair := range cleanList(k.AddressMap) {
+		from, to, ok := strings.Cut(pair, "=")
+		if !ok || !hostPort(strings.TrimSpace(from)) || !hostPort(strings.TrimSpace(to)) {
+			return fmt.Errorf("config: KAFKA_ADDRESS_MAP entry %q must be ADVERTISED=DIAL, each host:port", pair)
+		}
+	}
 	return nonEmpty("TOPIC_NAME", k.Topic)
+}
+
+func hostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	return err == nil && host != "" && port != ""
 }
 
 // differ refuses two settings that must name different things: a replay from a topic into itself
@@ -364,20 +494,20 @@ const minTokenLen = 16
 // loadTokens joins the tokens listed in API_TOKENS with those in API_TOKENS_FILE (one per line;
 // blank lines and lines starting with # are skipped), so that a secret can be mounted as a file.
 // A token with spaces or shorter than minTokenLen is refused; the message never shows a token.
-func loadTokens(list []string, file string) ([]string, error) {
+func loadTokens(list []string, file, listKey, fileKey string) ([]string, error) {
 	tokens := cleanList(list)
-	source := "API_TOKENS"
+	source := listKey
 	if file != "" {
 		b, err := os.ReadFile(file) //nolint:gosec // G304: the operator names the tokens file, on purpose
 		if err != nil {
-			return nil, fmt.Errorf("config: API_TOKENS_FILE: %w", err)
+			return nil, fmt.Errorf("config: %s: %w", fileKey, err)
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 				tokens = append(tokens, line)
 			}
 		}
-		source = "API_TOKENS or API_TOKENS_FILE"
+		source = listKey + " or " + fileKey
 	}
 	for i, t := range tokens {
 		if len(t) < minTokenLen || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
@@ -436,6 +566,36 @@ func atMostHalf(key string, d time.Duration, otherKey string, other time.Duratio
 	}
 	return nil
 }
+
+// closed refuses a console that would show patient data to anyone who can reach a wider address.
+func (c Console) closed() error {
+	if len(c.Tokens) == 0 && !IsLoopback(c.Host) {
+		return fmt.Errorf("config: CONSOLE_HOST=%s is not loopback: set CONSOLE_TOKEN or CONSOLE_TOKEN_FILE, "+
+			"since the console shows patient data", c.Host)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (a name or an address, without a port) is this machine only.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkURL refuses a base URL the console could not call.
+func checkURL(key, v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: %s=%q must be an http:// or https:// URL with a host", key, v)
+	}
+	return nil
+}
+
+// Observability is what a service's logger and tracer need.
+func (c Console) Observability() (slog.Level, Telemetry) { return c.LogLevel, c.Telemetry }
 
 // Observability is what a service's logger and tracer need.
 func (c Producer) Observability() (slog.Level, Telemetry) { return c.LogLevel, c.Telemetry }

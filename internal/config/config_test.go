@@ -102,8 +102,45 @@ func TestLoadProducer(t *testing.T) {
 		{name: "MSK IAM with a password", env: map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM", "KAFKA_SASL_PASSWORD": "p"}, wantErr: "takes no KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD"},
 		{name: "MSK IAM misspelt", env: map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM "}, wantErr: "AWS_MSK_IAM"},
 		{name: "CA file without TLS", env: map[string]string{"KAFKA_TLS_CA_FILE": "/ca.pem"}, wantErr: "KAFKA_TLS"},
+		{
+			name: "brokers reached through a port-forward",
+			env:  map[string]string{"KAFKA_ADDRESS_MAP": "kafka-0:9092=127.0.0.1:19092, kafka-1:9092=127.0.0.1:19093"},
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, map[string]string{"kafka-0:9092": "127.0.0.1:19092", "kafka-1:9092": "127.0.0.1:19093"},
+					c.Redirect())
+			},
+		},
+		{name: "an address map entry without its pair", env: map[string]string{"KAFKA_ADDRESS_MAP": "kafka-0:9092"},
+			wantErr: `KAFKA_ADDRESS_MAP entry "kafka-0:9092" must be ADVERTISED=DIAL`},
+		{name: "an address map entry without a port", env: map[string]string{"KAFKA_ADDRESS_MAP": "kafka-0=127.0.0.1:1"},
+			wantErr: "KAFKA_ADDRESS_MAP"},
 		{name: "TLS not a boolean", env: map[string]string{"KAFKA_TLS": "maybe"}, wantErr: "KAFKA_TLS"},
 		{name: "publish timeout not under the shutdown bound", env: map[string]string{"PUBLISH_TIMEOUT": "10s", "SHUTDOWN_TIMEOUT": "10s"}, wantErr: "PUBLISH_TIMEOUT=10s must be less than SHUTDOWN_TIMEOUT"},
+		{name: "keys by default", want: func(t *testing.T, c config.Producer) {
+			assert.Equal(t, "patient-profile-idempotency", c.KeyTable)
+			assert.Equal(t, 24*time.Hour, c.KeyTTL)
+			assert.Equal(t, 10*time.Second, c.KeyLease)
+			assert.Equal(t, time.Second, c.KeyTimeout)
+			assert.False(t, c.KeyRequired)
+			assert.Empty(t, c.Idempotency.Host)
+		}},
+		{name: "keys on a local endpoint, required", env: map[string]string{"DDB_HOST": "http://localhost:4566",
+			"IDEMPOTENCY_TABLE": "keys", "IDEMPOTENCY_REQUIRED": "true", "IDEMPOTENCY_TTL": "1h"},
+			want: func(t *testing.T, c config.Producer) {
+				assert.Equal(t, "http://localhost:4566", c.Idempotency.Host)
+				assert.Equal(t, "keys", c.KeyTable)
+				assert.True(t, c.KeyRequired)
+				assert.Equal(t, time.Hour, c.KeyTTL)
+			}},
+		{name: "keys off", env: map[string]string{"IDEMPOTENCY_TABLE": ""},
+			want: func(t *testing.T, c config.Producer) { assert.Empty(t, c.KeyTable) }},
+		{name: "keys required but off", env: map[string]string{"IDEMPOTENCY_TABLE": "", "IDEMPOTENCY_REQUIRED": "true"},
+			wantErr: "IDEMPOTENCY_REQUIRED=true needs IDEMPOTENCY_TABLE"},
+		{name: "a key TTL of zero", env: map[string]string{"IDEMPOTENCY_TTL": "0s"}, wantErr: "IDEMPOTENCY_TTL=0s must be positive"},
+		{name: "a lease a request can outlast", env: map[string]string{"IDEMPOTENCY_LEASE": "6s"},
+			wantErr: "PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT=7s must be less than IDEMPOTENCY_LEASE"},
+		{name: "key calls that do not fit the shutdown", env: map[string]string{"IDEMPOTENCY_TIMEOUT": "3s", "IDEMPOTENCY_LEASE": "1m"},
+			wantErr: "PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT=11s must be less than SHUTDOWN_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,6 +195,7 @@ func TestLoadDevStack(t *testing.T) {
 	assert.Equal(t, "/tmp/ddb", c.DynaliteData)
 	assert.Equal(t, 3000, c.ProducerPort)
 	assert.Equal(t, 3001, c.ConsumerPort)
+	assert.Equal(t, "patient-profile-idempotency", c.KeyTable, "the table the producer looks for by default")
 
 	t.Setenv("PRODUCER_PORT", "70000")
 	_, err = config.LoadDevStack()
@@ -225,18 +263,20 @@ func TestLoadReplay(t *testing.T) {
 // -h on each binary prints this table: every variable, with its default and a meaning.
 func TestUsage(t *testing.T) {
 	kafka := []string{"SERVER_PORT", "KAFKA_BROKERS", "TOPIC_NAME", "KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM",
-		"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
+		"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_ADDRESS_MAP"}
 	tests := []struct {
 		name string
 		spec any
 		want []string
 	}{
 		{"producer", &config.Producer{}, append(kafka, "PUBLISH_TIMEOUT", "EVENT_SOURCE", "MAX_IN_FLIGHT_PUBLISHES", "API_TOKENS", "API_TOKENS_FILE",
+			"DDB_HOST", "AWS_REGION", "IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL", "IDEMPOTENCY_LEASE", "IDEMPOTENCY_TIMEOUT", "IDEMPOTENCY_REQUIRED",
 			"SHUTDOWN_TIMEOUT", "LOG_LEVEL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
 		{"consumer", &config.Consumer{}, append(kafka, "CONSUMER_GROUP", "DLQ_TOPIC", "KAFKA_SESSION_TIMEOUT", "COMMIT_INTERVAL", "MAX_IN_FLIGHT", "MAX_BUFFERED",
-			"DDB_HOST", "DDB_NAME", "AWS_REGION", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
+			"DDB_HOST", "AWS_REGION", "DDB_NAME", "DDB_TIMEOUT", "TOMBSTONE_TTL", "RETRY_MAX_BACKOFF", "MAX_CLOCK_SKEW", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
 			"API_TOKENS", "API_TOKENS_FILE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")},
-		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN", "PRODUCER_PORT", "CONSUMER_PORT"}},
+		{"devstack", &config.Embedded{}, []string{"KAFKA_PORT", "DDB_PORT", "DYNALITE_DATA", "DYNALITE_BIN", "PRODUCER_PORT", "CONSUMER_PORT",
+			"CONSOLE_PORT", "IDEMPOTENCY_TABLE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,6 +357,56 @@ func TestLoadConsumerBounds(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, [2]int{c.MaxInFlight, c.MaxBuffered})
+		})
+	}
+}
+
+func TestLoadConsole(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(t *testing.T, c config.Console)
+		wantErr string
+	}{
+		{name: "defaults: loopback, port 8080, the consumer's names", want: func(t *testing.T, c config.Console) {
+			assert.Equal(t, 8080, c.Port)
+			assert.Equal(t, "127.0.0.1", c.Host)
+			assert.Empty(t, c.Tokens)
+			assert.Equal(t, "consultation", c.Group)
+			assert.Equal(t, "patient.profile.updated.dlq", c.DLQTopic)
+			assert.Equal(t, "patient-profile", c.Table)
+			assert.Equal(t, "http://localhost:3000", c.ProducerURL)
+			assert.Equal(t, 2*time.Second, c.Refresh)
+		}},
+		{name: "another loopback address needs no token", env: map[string]string{"CONSOLE_HOST": "::1"},
+			want: func(t *testing.T, c config.Console) { assert.Equal(t, "::1", c.Host) }},
+		{name: "every interface needs a token", env: map[string]string{"CONSOLE_HOST": "0.0.0.0"},
+			wantErr: "CONSOLE_HOST=0.0.0.0 is not loopback: set CONSOLE_TOKEN or CONSOLE_TOKEN_FILE"},
+		{name: "every interface with a token", env: map[string]string{"CONSOLE_HOST": "0.0.0.0", "CONSOLE_TOKEN": "aaaaaaaaaaaaaaaa"},
+			want: func(t *testing.T, c config.Console) { assert.Equal(t, []string{"aaaaaaaaaaaaaaaa"}, c.Tokens) }},
+		{name: "tokens from a file", env: map[string]string{"CONSOLE_TOKEN_FILE": writeFile(t, "# people\nbbbbbbbbbbbbbbbb\n")},
+			want: func(t *testing.T, c config.Console) { assert.Equal(t, []string{"bbbbbbbbbbbbbbbb"}, c.Tokens) }},
+		{name: "a short token names the console's variable", env: map[string]string{"CONSOLE_TOKEN": "short"},
+			wantErr: "CONSOLE_TOKEN: token 1 must be at least 16"},
+		{name: "port out of range", env: map[string]string{"CONSOLE_PORT": "0"}, wantErr: "CONSOLE_PORT=0"},
+		{name: "producer URL without a scheme", env: map[string]string{"CONSOLE_PRODUCER_URL": "localhost:3000"},
+			wantErr: "CONSOLE_PRODUCER_URL"},
+		{name: "timeline bound", env: map[string]string{"CONSOLE_TIMELINE_MESSAGES": "5"}, wantErr: "CONSOLE_TIMELINE_MESSAGES=5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.LoadConsole()
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.NotContains(t, err.Error(), "\n", "the error must be one line")
+				return
+			}
+			require.NoError(t, err)
+			tt.want(t, c)
 		})
 	}
 }

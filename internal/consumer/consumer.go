@@ -101,6 +101,9 @@ var AgeOutcomes = []string{OutcomeApplied, OutcomeStale, OutcomeSuperseded, Outc
 // Stats counts outcomes since the consumer started.
 type Stats struct {
 	Applied, Stale, Superseded, DeadLettered, Retries, Commits int64
+	// CommitFailures counts commits the broker refused or that did not reach it (a rebalance, a
+	// member the group expired, an outage); what they would have committed is committed later.
+	CommitFailures int64
 	// KafkaTombstones counts null values (a key with no value), committed as no-ops.
 	KafkaTombstones int64
 }
@@ -124,7 +127,7 @@ type Consumer struct {
 	// buffered bounds the messages not yet final.
 	buffered chan struct{}
 
-	applied, stale, superseded, deadLettered, retries, commits, kafkaTombstones atomic.Int64
+	applied, stale, superseded, deadLettered, retries, commits, commitFailures, kafkaTombstones atomic.Int64
 	// deadLetters counts dead letters by reason. The map is built by New and only read after.
 	deadLetters map[string]*atomic.Int64
 	health      health
@@ -182,6 +185,7 @@ func (c *Consumer) Stats() Stats {
 	return Stats{
 		Applied: c.applied.Load(), Stale: c.stale.Load(), Superseded: c.superseded.Load(),
 		DeadLettered: c.deadLettered.Load(), Retries: c.retries.Load(), Commits: c.commits.Load(),
+		CommitFailures:  c.commitFailures.Load(),
 		KafkaTombstones: c.kafkaTombstones.Load(),
 	}
 }
@@ -367,6 +371,7 @@ func (c *Consumer) commit(ctx context.Context) error {
 	}
 	if err := c.reader.Commit(ctx, msgs...); err != nil {
 		c.marks.restore(msgs)
+		c.commitFailures.Add(1)
 		err = fmt.Errorf("commit %d partitions: %w", len(msgs), err)
 		c.health.setCommit(err)
 		return err

@@ -347,6 +347,7 @@ func TestConsumerShutdown(t *testing.T) {
 		// commit offset 2.
 		require.NoError(t, runUntil(t, c, func() bool { return r.committed()[0] == 2 }))
 		assert.Equal(t, map[int]int64{0: 2}, r.committed())
+		assert.Equal(t, int64(2), c.Stats().CommitFailures)
 	})
 
 	t.Run("a failed final commit is reported, not hidden", func(t *testing.T) {

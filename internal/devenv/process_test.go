@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,8 +25,9 @@ import (
 )
 
 // The test binary, started again with DEVENV_HELPER_PORT set, is a service for the tests below: it
-// answers /healthz on that port, exits with DEVENV_HELPER_EXIT after DEVENV_HELPER_AFTER, and exits with
-// DEVENV_HELPER_STOP (default 0) on SIGTERM or SIGINT.
+// answers /healthz on that port, exits with DEVENV_HELPER_EXIT DEVENV_HELPER_AFTER after it first
+// answered (so that a busy machine, slow to start its neighbour, cannot make it exit before it was
+// seen up), and exits with DEVENV_HELPER_STOP (default 0) on SIGTERM or SIGINT.
 func TestMain(m *testing.M) {
 	if port := os.Getenv("DEVENV_HELPER_PORT"); port != "" {
 		os.Exit(helper(port))
@@ -39,7 +41,11 @@ func helper(port string) int {
 		fmt.Fprintf(os.Stderr, "helper: listen: %v\n", err)
 		return 1
 	}
-	go func() { _ = http.Serve(ln, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) }()
+	answered := make(chan struct{})
+	var once sync.Once
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { once.Do(func() { close(answered) }) }))
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	after, err := time.ParseDuration(os.Getenv("DEVENV_HELPER_AFTER"))
@@ -47,11 +53,17 @@ func helper(port string) int {
 		after = time.Hour
 	}
 	fmt.Println("helper serving")
+	exit := make(chan struct{})
+	go func() {
+		<-answered
+		time.Sleep(after)
+		close(exit)
+	}()
 	select {
 	case <-ctx.Done():
 		status, _ := strconv.Atoi(os.Getenv("DEVENV_HELPER_STOP"))
 		return status
-	case <-time.After(after):
+	case <-exit:
 		status, _ := strconv.Atoi(os.Getenv("DEVENV_HELPER_EXIT"))
 		fmt.Printf("helper exiting with %d\n", status)
 		return status

@@ -13,6 +13,10 @@ import (
 // final commit and its leaving the group are not cut short.
 const StopGrace = 15 * time.Second
 
+// signalGrace is how long a service's exit waits for a signal to this process that may have
+// caused it, before it counts as the service exiting by itself.
+const signalGrace = time.Second
+
 // healthTimeout is how long a service may take to answer /healthz once started.
 const healthTimeout = 30 * time.Second
 
@@ -100,9 +104,13 @@ func RunServices(ctx context.Context, console *Console, services []Service, up f
 	case <-ctx.Done():
 		return stopAll(children, nil, nil)
 	case c := <-exited:
-		// The Ctrl-C that reached us reached it too, and it stopped as asked.
-		if ctx.Err() != nil {
+		// The Ctrl-C that reached us reached it too, and it stopped as asked. A service that stops
+		// at once (the console takes a millisecond) can be seen gone before our own handler has
+		// cancelled ctx, so the signal gets a moment to arrive.
+		select {
+		case <-ctx.Done():
 			return stopAll(children, nil, nil)
+		case <-time.After(signalGrace):
 		}
 		status := ExitStatus(c.p.err)
 		exit := &ExitError{Code: status, Msg: fmt.Sprintf("%s exited with status %d", c.Name, status)}

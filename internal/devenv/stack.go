@@ -24,8 +24,9 @@ import (
 
 // Options says where the stack runs and what it creates.
 type Options struct {
-	// The names the services use: the stack creates these topics and this table.
-	Topic, DLQTopic, Group, Table string
+	// The names the services use: the stack creates these topics and these tables (KeyTable, the
+	// producer's Idempotency-Keys, unless it is empty).
+	Topic, DLQTopic, Group, Table, KeyTable string
 	// Ports; 0 picks a free one.
 	KafkaPort, DynalitePort int
 	// Data directories, for a stack that keeps its data across restarts; empty keeps it in
@@ -43,7 +44,7 @@ type Options struct {
 // data directory.
 func NewOptions(cfg config.DevStack) Options {
 	return Options{
-		Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group, Table: cfg.Table,
+		Topic: cfg.Topic, DLQTopic: cfg.DLQTopic, Group: cfg.Group, Table: cfg.Table, KeyTable: cfg.KeyTable,
 		KafkaPort: cfg.KafkaPort, DynalitePort: cfg.DynamoDBPort,
 		DynaliteDataDir: cfg.DynaliteData, DynaliteBin: cfg.DynaliteBin,
 	}
@@ -68,7 +69,7 @@ type Stack struct {
 	Dynalite *Dynalite
 	Store    *store.Table
 
-	Topic, DLQTopic, Table, Group string
+	Topic, DLQTopic, Table, Group, KeyTable string
 
 	opts    Options
 	logs    io.Writer
@@ -78,8 +79,8 @@ type Stack struct {
 // StartStack starts the broker and the store and provisions them (Provision): the topics and the
 // table. dynalite's output goes to logs.
 func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, error) {
-	s := &Stack{Topic: opts.Topic, DLQTopic: opts.DLQTopic, Table: opts.Table, Group: opts.Group, opts: opts,
-		logs: logs}
+	s := &Stack{Topic: opts.Topic, DLQTopic: opts.DLQTopic, Table: opts.Table, Group: opts.Group,
+		KeyTable: opts.KeyTable, opts: opts, logs: logs}
 	if err := s.startKafka(); err != nil {
 		return nil, err
 	}
@@ -90,7 +91,8 @@ func StartStack(ctx context.Context, logs io.Writer, opts Options) (*Stack, erro
 	client, err := store.NewClient(ctx, s.Dynalite.Endpoint(), "", 16)
 	if err == nil {
 		// dynalite has no TTL; tombstones then stay, which changes nothing a reader sees.
-		if err = Provision(ctx, s.cluster, client, s.Table, s.Topic, s.DLQTopic); errors.Is(err, store.ErrNoTTL) {
+		err = Provision(ctx, s.cluster, client, s.Table, s.KeyTable, s.Topic, s.DLQTopic)
+		if errors.Is(err, store.ErrNoTTL) {
 			err = nil
 		}
 	}
@@ -179,19 +181,26 @@ func (s *Stack) ConsumerEnv(port int, extra ...string) []string {
 	}, extra...)
 }
 
-// ProducerEnv is the environment for a producer binary listening on port.
+// ProducerEnv is the environment for a producer binary listening on port, with its
+// Idempotency-Keys in the stack's key table.
 func (s *Stack) ProducerEnv(port int, extra ...string) []string {
 	return append([]string{
 		"SERVER_PORT=" + strconv.Itoa(port),
 		"KAFKA_BROKERS=" + s.Brokers[0],
 		"TOPIC_NAME=" + s.Topic,
+		"DDB_HOST=" + s.Dynalite.Endpoint(),
+		"IDEMPOTENCY_TABLE=" + s.KeyTable,
 	}, extra...)
 }
 
 // Describe is the stack in a few lines, for people.
 func (s *Stack) Describe() string {
-	return fmt.Sprintf("  kafka     %s  topics %s, %s (%d partitions each)\n  dynamodb  %s  table %s\n",
-		s.Brokers[0], s.Topic, s.DLQTopic, Partitions, s.Dynalite.Endpoint(), s.Table)
+	tables := "table " + s.Table
+	if s.KeyTable != "" {
+		tables = fmt.Sprintf("tables %s, %s (the producer's Idempotency-Keys)", s.Table, s.KeyTable)
+	}
+	return fmt.Sprintf("  kafka     %s  topics %s, %s (%d partitions each)\n  dynamodb  %s  %s\n",
+		s.Brokers[0], s.Topic, s.DLQTopic, Partitions, s.Dynalite.Endpoint(), tables)
 }
 
 // WaitNoLag waits until the group has committed every message of the topic. It fails at once if
@@ -218,7 +227,7 @@ func (s *Stack) WaitNoLag(ctx context.Context, within time.Duration, procs ...*P
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("the group still has lag %d: %w", lag, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -151,7 +151,8 @@ func TestConsumersInOneGroupShareThePartitions(t *testing.T) {
 // TestSoak is a small run of the convergence test (`make soak` runs the large one): real
 // consumer processes SIGKILLed at random points, several at once with one killed, crash loops
 // (all killed before the group settles on them), over an adversarial stream with deletions and
-// Kafka tombstones in it.
+// Kafka tombstones in it, and then network faults (latency, resets, black holes, slicing and
+// partitions) between the consumers, a producer under load, and the broker and the store.
 func TestSoak(t *testing.T) {
 	devenvtest.SkipIfShort(t)
 	logs := logtest.New(t)
@@ -162,7 +163,9 @@ func TestSoak(t *testing.T) {
 
 	res, err := soak.Run(ctx, soak.Config{
 		Patients: 150, Events: 1500, Poison: 12, Kills: 2, Consumers: 2, CrashLoops: 2,
-		Seed: seed, ConsumerBin: bins["consumer"], Logs: logs,
+		NetworkFaults: true, FaultDuration: 2 * time.Second,
+		Seed: seed, ConsumerBin: bins["consumer"], ProducerBin: bins["producer"], Logs: logs,
+		Progress: logs,
 	})
 
 	require.NoError(t, err)
@@ -175,4 +178,7 @@ func TestSoak(t *testing.T) {
 	assert.Positive(t, res.KillsInFlight, "at least one kill must land on uncommitted work")
 	assert.Positive(t, res.Erased, "some patients must end erased")
 	assert.Positive(t, res.KafkaTombstones)
+	assert.Len(t, res.Faults, 8, "every kind of network fault")
+	assert.Positive(t, res.Producer.Acknowledged, "the producer's load")
+	assert.Positive(t, res.Producer.Unavailable, "the faults on its link must have cost some 503s")
 }

@@ -16,8 +16,8 @@ func TestHelp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the built binaries: runs without -short")
 	}
-	specs := map[string]any{"producer": &config.Producer{}, "consumer": &config.Consumer{}}
-	for _, name := range []string{"producer", "consumer"} {
+	specs := map[string]any{"producer": &config.Producer{}, "consumer": &config.Consumer{}, "console": &config.Console{}}
+	for _, name := range []string{"producer", "consumer", "console"} {
 		var want bytes.Buffer
 		require.NoError(t, config.Usage(&want, specs[name]))
 		for _, arg := range []string{"-h", "-help", "--help"} {

@@ -19,7 +19,7 @@ import (
 )
 
 // bins holds the binaries under test, built once, with the race detector: the services, the
-// replay command, and devstack, which `make run` runs.
+// replay command, the console, and devstack, which `make run` runs.
 var bins = map[string]string{}
 
 func TestMain(m *testing.M) {
@@ -33,7 +33,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	err = devenv.Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer", "./cmd/replay-dlq", "./devstack")
+	err = devenv.Build(ctx, dir, true, "./cmd/producer", "./cmd/consumer", "./cmd/replay-dlq", "./cmd/console",
+		"./devstack")
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -41,6 +42,7 @@ func TestMain(m *testing.M) {
 	}
 	bins["producer"], bins["consumer"] = dir+"/producer", dir+"/consumer"
 	bins["replay-dlq"], bins["devstack"] = dir+"/replay-dlq", dir+"/devstack"
+	bins["console"] = dir + "/console"
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

@@ -312,6 +312,8 @@ func TestProducerReadyMeansPublishable(t *testing.T) {
 		"KAFKA_BROKERS=127.0.0.1:" + strconv.Itoa(kport),
 		"TOPIC_NAME=" + topic,
 		"PUBLISH_TIMEOUT=1s",
+		// No key table: the broker alone decides readiness here.
+		"IDEMPOTENCY_TABLE=",
 	}, port, logs)
 
 	resp, err := postProfile(port, "early")

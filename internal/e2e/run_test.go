@@ -29,6 +29,7 @@ type runStack struct {
 	logs                                   *logtest.Buffer
 	done                                   chan struct{}
 	kafka, ddb, producerPort, consumerPort int
+	consolePort                            int
 }
 
 func startRun(t *testing.T, env ...string) *runStack {
@@ -38,13 +39,14 @@ func startRun(t *testing.T, env ...string) *runStack {
 	}
 	r := &runStack{logs: logtest.New(t), done: make(chan struct{}),
 		kafka: devenvtest.FreePort(t), ddb: devenvtest.FreePort(t),
-		producerPort: devenvtest.FreePort(t), consumerPort: devenvtest.FreePort(t)}
+		producerPort: devenvtest.FreePort(t), consumerPort: devenvtest.FreePort(t), consolePort: devenvtest.FreePort(t)}
 	// It builds the services as `make run` does, into a directory of its own: the ones in bins
 	// serve the other tests.
 	r.cmd = exec.Command(bins["devstack"], "-run", "-bin", t.TempDir())
 	r.cmd.Env = append(os.Environ(),
 		"KAFKA_PORT="+strconv.Itoa(r.kafka), "DDB_PORT="+strconv.Itoa(r.ddb),
-		"PRODUCER_PORT="+strconv.Itoa(r.producerPort), "CONSUMER_PORT="+strconv.Itoa(r.consumerPort))
+		"PRODUCER_PORT="+strconv.Itoa(r.producerPort), "CONSUMER_PORT="+strconv.Itoa(r.consumerPort),
+		"CONSOLE_PORT="+strconv.Itoa(r.consolePort))
 	r.cmd.Env = append(r.cmd.Env, env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -125,7 +127,8 @@ func TestRunStopsGracefullyOnCtrlC(t *testing.T) {
 	assert.Equal(t, 0, r.wait(t, 30*time.Second), "exit status after a clean stop")
 
 	out := r.logs.String()
-	for _, line := range []string{`"msg":"producer stopped"`, `"msg":"consumer stopped"`, "devstack stopping"} {
+	for _, line := range []string{`"msg":"producer stopped"`, `"msg":"consumer stopped"`, `"msg":"console stopped"`,
+		"devstack stopping"} {
 		assert.Contains(t, out, line)
 	}
 	assert.Regexp(t, `"msg":"stopped consuming","applied":1,.*"commits":1\}`, out, "the final commit")

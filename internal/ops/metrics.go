@@ -184,6 +184,11 @@ func RegisterConsumer(reg prometheus.Registerer, current func() *consumer.Consum
 			Name: "patient_profile_consumer_commits_total",
 			Help: "Successful offset commits.",
 		}, func() float64 { return float64(stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "patient_profile_consumer_commit_failures_total",
+			Help: "Offset commits that failed (refused by the group after a rebalance or an expiry, or not " +
+				"delivered); what they held is committed by a later commit, or redelivered.",
+		}, func() float64 { return float64(stats().CommitFailures) }),
 		lagCollector{current: current, desc: prometheus.NewDesc(
 			"patient_profile_consumer_lag",
 			"Messages behind the last one brought to a final outcome, per partition, from the high watermark "+

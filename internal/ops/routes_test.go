@@ -70,6 +70,7 @@ func TestMetrics(t *testing.T) {
 		`patient_profile_http_request_duration_seconds_count{route="/things/{id}"} 3`,
 		`patient_profile_consumer_events_total{outcome="applied"} 0`,
 		`patient_profile_consumer_retries_total 0`,
+		`patient_profile_consumer_commit_failures_total 0`,
 		`patient_profile_consumer_dead_letters_total{reason="future"} 0`,
 		`go_goroutines `,
 	} {

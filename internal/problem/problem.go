@@ -31,6 +31,12 @@ const (
 	Overloaded
 	BrokerUnavailable
 	StoreUnavailable
+	Forbidden
+	BadGateway
+	// KeyInProgress, KeyReused and KeyStoreUnavailable answer requests with an Idempotency-Key.
+	KeyInProgress
+	KeyReused
+	KeyStoreUnavailable
 )
 
 // typePrefix starts every problem type: tag URIs (RFC 4151) are stable identifiers that are not
@@ -78,7 +84,30 @@ var kinds = map[Kind]struct {
 		status: http.StatusServiceUnavailable, typ: "store-unavailable", title: "The replica could not be read",
 		retryLater: true,
 	},
+	Forbidden: {
+		status: http.StatusForbidden, typ: "forbidden", title: "The request is refused",
+	},
+	BadGateway: {
+		status: http.StatusBadGateway, typ: "upstream-unavailable",
+		title:      "A service behind the console did not answer",
+		retryLater: true,
+	},
+	KeyInProgress: {
+		status: http.StatusConflict, typ: "idempotency-key-in-progress",
+		title: "A request with this Idempotency-Key is still being processed", retryLater: true,
+	},
+	KeyReused: {
+		status: http.StatusUnprocessableEntity, typ: "idempotency-key-reused",
+		title: "This Idempotency-Key was used for another request",
+	},
+	KeyStoreUnavailable: {
+		status: http.StatusServiceUnavailable, typ: "key-store-unavailable",
+		title: "The Idempotency-Key could not be recorded; nothing was published", retryLater: true,
+	},
 }
+
+// Status is the HTTP status of kind k.
+func Status(k Kind) int { return kinds[k].status }
 
 // Field is one bad input field. Pointer is a JSON Pointer into the request body, as in RFC 9457's
 // own example.
@@ -132,7 +161,7 @@ type Body struct {
 	RequestID string  `json:"request_id,omitempty"`
 }
 
-// retryAfter is what a 503 tells the client to wait, in seconds.
+// retryAfter is what a 503 or a 409 tells the client to wait, in seconds.
 const retryAfter = 1
 
 // Write answers with err as a problem. An error that is not an *Error is a 500 whose detail says

@@ -143,16 +143,84 @@ var fieldNames = [numFields]string{
 var eventObject = &jsonobject.Reader{Names: fieldNames[:], ReplaceInvalidUTF8: true}
 
 // ParseTime parses an RFC 3339 timestamp with any UTC offset and any fraction width, and returns
-// it in UTC. Years outside 0001-9999 (after moving to UTC) are refused, because OrderKey relies on
-// a four-digit year to be fixed-width.
+// it in UTC. OrderKey relies on a four-digit year in UTC to be fixed-width, so the year must be
+// 0001-9999. The rule is said on the timestamp as written, so that the event's JSON Schema can say
+// it with a pattern too: the year as written is 0001-9999, and on the first day of that range the
+// offset may not be positive, nor on its last day negative (either could move the instant out of
+// the range in UTC; whether it does would take arithmetic a pattern cannot do).
 func ParseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if err != nil || !rfc3339(s) {
 		return time.Time{}, fmt.Errorf("not an RFC 3339 timestamp: %q", s)
 	}
-	t = t.UTC()
-	if y := t.Year(); y < 1 || y > 9999 {
-		return time.Time{}, fmt.Errorf("year %d in UTC is outside 0001-9999", y)
+	y, m, d := t.Date()
+	_, offset := t.Zone()
+	switch {
+	case y < 1 || y > 9999:
+		return time.Time{}, fmt.Errorf("year %d is outside 0001-9999", y)
+	case y == 1 && m == time.January && d == 1 && offset > 0:
+		return time.Time{}, errors.New("0001-01-01 with a positive offset may fall outside 0001-9999 in UTC")
+	case y == 9999 && m == time.December && d == 31 && offset < 0:
+		return time.Time{}, errors.New("9999-12-31 with a negative offset may fall outside 0001-9999 in UTC")
 	}
-	return t, nil
+	return t.UTC(), nil
+}
+
+// rfc3339 reports whether s has RFC 3339's date-time shape, as the event's JSON Schema writes it:
+// YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 9 digits, then Z or ±HH:MM, with hours
+// 00-23, minutes and seconds 00-59. time.Parse is laxer (a one-digit hour, a comma before the
+// fraction, offsets such as +24:00 or +23:60): it is left to check the calendar.
+func rfc3339(s string) bool {
+	const fixed = len("2006-01-02T15:04:05")
+	if len(s) < fixed+1 {
+		return false
+	}
+	for i, c := range []byte(s[:fixed]) {
+		switch i {
+		case 4, 7:
+			if c != '-' {
+				return false
+			}
+		case 10:
+			if c != 'T' {
+				return false
+			}
+		case 13, 16:
+			if c != ':' {
+				return false
+			}
+		default:
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	if s[11:13] > "23" || s[14:16] > "59" || s[17:19] > "59" {
+		return false
+	}
+	rest := s[fixed:]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && n <= 10 && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 || n > 10 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	if rest == "Z" {
+		return true
+	}
+	return len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+		isDigits(rest[1:3]) && isDigits(rest[4:6]) && rest[1:3] <= "23" && rest[4:6] <= "59"
+}
+
+func isDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

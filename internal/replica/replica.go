@@ -7,6 +7,8 @@ package replica
 import (
 	"context"
 	_ "embed"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ankitamadan/patient-profile/internal/audit"
 	"github.com/ankitamadan/patient-profile/internal/auth"
 	"github.com/ankitamadan/patient-profile/internal/problem"
 	"github.com/ankitamadan/patient-profile/internal/profile"
@@ -29,10 +32,11 @@ type reader interface {
 //go:embed openapi.yaml
 var openAPI []byte
 
-// NewHandler returns the consumer's routes.
-func NewHandler(profiles reader, tokens []string) http.Handler {
+// NewHandler returns the consumer's routes. Each read of a profile writes an audit line to logger.
+func NewHandler(logger *slog.Logger, profiles reader, tokens []string) http.Handler {
 	r := problem.NewRouter()
-	r.With(auth.RequireToken(tokens)).Method(http.MethodGet, "/patientprofile/{PatientId}", handleGetProfile(profiles))
+	r.With(auth.RequireToken(tokens)).Method(http.MethodGet, "/patientprofile/{PatientId}",
+		handleGetProfile(logger, profiles))
 	r.Method(http.MethodGet, "/openapi.yaml", handleOpenAPI())
 	return r
 }
@@ -45,7 +49,10 @@ const readTimeout = 3 * time.Second
 // exactly when the row moves to a newer event, so a client can poll with If-None-Match and get a
 // 304 until then. An absent patient and an erased one (a tombstone) are both 404: the replica
 // holds nothing about them. The read is consistent (DynamoDB's strongly consistent read).
-func handleGetProfile(profiles reader) http.Handler {
+//
+// Every read of the store leaves an audit line (who, which patient, found or not), never the
+// profile itself.
+func handleGetProfile(logger *slog.Logger, profiles reader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "PatientId")
 		if !profile.ValidPatientID(id) {
@@ -60,6 +67,8 @@ func handleGetProfile(profiles reader) http.Handler {
 			problem.Write(w, r, problem.Errorf(problem.StoreUnavailable, "the replica could not be read; retry later"))
 			return
 		}
+		audit.Log(r.Context(), logger, who(r), "replica", slog.String("patient_id", id),
+			slog.Bool("found", ok && !e.Deleted))
 		if !ok || e.Deleted {
 			problem.Write(w, r, problem.Errorf(problem.NotFound, "no profile for this patient"))
 			return
@@ -75,6 +84,19 @@ func handleGetProfile(profiles reader) http.Handler {
 		// The event's own encoder escapes what JSON must and HTML could misread (<, >, &).
 		_, _ = w.Write(append(e.AppendJSON(nil), '\n')) //nolint:gosec // G705: JSON, as Content-Type says
 	})
+}
+
+// who is the reader for the audit line: the token's fingerprint, or, with authentication off,
+// "anonymous" and the address the request came from.
+func who(r *http.Request) string {
+	if id := auth.Identity(r.Context()); id != "" {
+		return id
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "anonymous@" + host
 }
 
 // matches reports whether an If-None-Match header names etag (or is "*").

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ankitamadan/patient-profile/internal/auth"
+	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
 	"github.com/ankitamadan/patient-profile/internal/ops"
 	"github.com/ankitamadan/patient-profile/internal/problem/problemtest"
 	"github.com/ankitamadan/patient-profile/internal/profile"
@@ -43,7 +45,45 @@ var replicaRows = map[string]profile.Event{
 // withOps serves the routes as the consumer binary does: mounted under package ops, which gives
 // every answer its request id.
 func withOps(rows fakeReader, tokens []string) http.Handler {
-	return ops.NewHandler(slog.New(slog.DiscardHandler), ops.NewRegistry(), NewHandler(rows, tokens))
+	return ops.NewHandler(slog.New(slog.DiscardHandler), ops.NewRegistry(), NewHandler(slog.New(slog.DiscardHandler), rows, tokens))
+}
+
+// A read of the replica leaves one audit line: who (the token's fingerprint), which patient,
+// which view; and never a profile value.
+func TestGetProfileWritesAnAuditLine(t *testing.T) {
+	const token = "0123456789abcdef-token"
+	tests := []struct {
+		name, auth string
+		tokens     []string
+		wantWho    string
+	}{
+		{name: "with a token", tokens: []string{"another-token-0000", token}, auth: token, wantWho: auth.Fingerprint(token)},
+		{name: "authentication off", wantWho: "anonymous@192.0.2.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := logtest.New(t)
+			h := ops.NewHandler(slog.New(slog.DiscardHandler), ops.NewRegistry(),
+				NewHandler(slog.New(slog.NewJSONHandler(logs, nil)), fakeReader{rows: replicaRows}, tt.tokens))
+			req := httptest.NewRequest(http.MethodGet, "/patientprofile/1", http.NoBody)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code)
+			lines := logs.Lines()
+			require.Len(t, lines, 1, "one audit line per read")
+			var line map[string]any
+			require.NoError(t, json.Unmarshal([]byte(lines[0]), &line))
+			assert.Equal(t, "audit", line["msg"])
+			assert.Equal(t, tt.wantWho, line["who"])
+			assert.Equal(t, "replica", line["view"])
+			assert.Equal(t, "1", line["patient_id"])
+			assert.NotContains(t, lines[0], "John", "an audit line never carries a profile value")
+			assert.NotContains(t, lines[0], "female")
+		})
+	}
 }
 
 func TestGetProfile(t *testing.T) {

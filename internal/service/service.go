@@ -97,8 +97,14 @@ type Server struct {
 // Listen binds port on every interface. writeTimeout bounds writing an answer, and so, since
 // handlers run before the answer is written, a whole request.
 func Listen(ctx context.Context, port int, h http.Handler, writeTimeout time.Duration) (*Server, error) {
+	return ListenOn(ctx, "", port, h, writeTimeout)
+}
+
+// ListenOn is Listen on one address (host empty means every interface): the console binds
+// loopback only unless told otherwise.
+func ListenOn(ctx context.Context, host string, port int, h http.Handler, writeTimeout time.Duration) (*Server, error) {
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}

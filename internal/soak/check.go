@@ -39,7 +39,11 @@ type Result struct {
 	// KillsInFlight counts the kills that found uncommitted work: messages published but not
 	// committed, while the victim was committing progress.
 	KillsInFlight int
-	Elapsed       time.Duration
+	// Faults reports each network fault of phase 4, and Producer how the producer answered its
+	// load meanwhile.
+	Faults   []FaultReport
+	Producer ProducerResult
+	Elapsed  time.Duration
 	// Problems describes the first differences found.
 	Problems []string
 }
@@ -48,7 +52,8 @@ type Result struct {
 // dead-lettered, and nothing else dead-lettered.
 func (r Result) OK() bool {
 	return r.Converged == r.Patients && r.Lost == 0 && r.Stale == 0 && r.Wrong == 0 &&
-		r.LeakyTombstones == 0 && r.PoisonDeadLettered == r.PoisonSent && r.UnexpectedDeadLetters == 0
+		r.LeakyTombstones == 0 && r.PoisonDeadLettered == r.PoisonSent && r.UnexpectedDeadLetters == 0 &&
+		r.Producer.OK()
 }
 
 func (r Result) String() string {
@@ -56,13 +61,17 @@ func (r Result) String() string {
 	if !r.OK() {
 		verdict = "DIVERGED"
 	}
+	faults := ""
+	if len(r.Faults) > 0 {
+		faults = fmt.Sprintf(", %d network faults (the producer: %s)", len(r.Faults), r.Producer)
+	}
 	return fmt.Sprintf("%s %d/%d patients (%d left erased), %d lost, %d stale, %d wrong, %d leaky tombstones, "+
 		"%d/%d poison dead-lettered (%d unexpected), "+
-		"%d kills (%d of a lone consumer, %d of concurrent ones; %d mid-stream), %d crash loops, "+
+		"%d kills (%d of a lone consumer, %d of concurrent ones; %d mid-stream), %d crash loops%s, "+
 		"%d events (%d duplicates, %d deletions) and %d Kafka tombstones in %s",
 		verdict, r.Converged, r.Patients, r.Erased, r.Lost, r.Stale, r.Wrong, r.LeakyTombstones,
 		r.PoisonDeadLettered, r.PoisonSent, r.UnexpectedDeadLetters,
-		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, r.KillsInFlight, r.CrashLoops,
+		r.Kills+r.ConcurrentKills, r.Kills, r.ConcurrentKills, r.KillsInFlight, r.CrashLoops, faults,
 		r.Events, r.Duplicates, r.Deletions, r.KafkaTombstones, r.Elapsed.Round(100*time.Millisecond))
 }
 
@@ -77,8 +86,15 @@ func (r *Result) problem(format string, args ...any) {
 }
 
 // check compares the table with the newest event per patient, every tombstone item with what an
-// erasure may keep, and the dead-letter topic with the poison sent.
-func (st *stream) check(ctx context.Context, s *devenv.Stack, res *Result) error {
+// erasure may keep, and the dead-letter topic with the poison sent. With acks (the producer's
+// load in the network faults) it also holds the producer's patients to their newest event on the
+// topic, and every acknowledged event to being there.
+func (st *stream) check(ctx context.Context, s *devenv.Stack, acks []acked, res *Result) error {
+	if len(acks) > 0 {
+		if err := st.checkProducer(ctx, s, acks, res); err != nil {
+			return err
+		}
+	}
 	rows := map[string]profile.Event{}
 	if err := s.Store.Scan(ctx, func(e profile.Event) { rows[e.PatientID] = e }); err != nil {
 		return err
@@ -225,4 +241,32 @@ func checkDeadLetter(m message.Message, key []byte, topic string) error {
 		errs = append(errs, fmt.Errorf("source topic %q", d.Source.Topic))
 	}
 	return errors.Join(errs...)
+}
+
+// checkProducer adds the producer's patients to what the rows must show, at their newest event
+// on the topic, and counts each acknowledged event missing from the topic as lost.
+func (st *stream) checkProducer(ctx context.Context, s *devenv.Stack, acks []acked, res *Result) error {
+	msgs, err := broker.ReadAll(ctx, s.Cluster(), s.Topic)
+	if err != nil {
+		return err
+	}
+	values := make([][]byte, 0, len(msgs))
+	for _, m := range msgs {
+		values = append(values, m.Value)
+	}
+	newest, onTopic, err := newestOnTopic(values)
+	if err != nil {
+		return err
+	}
+	for _, a := range acks {
+		if !onTopic[a.eventID] {
+			res.Producer.Lost++
+			res.problem("%s: event %s was acknowledged (201) and is not on the topic", a.patient, a.eventID)
+		}
+	}
+	for patient, e := range newest {
+		st.newest[patient] = e
+	}
+	res.Patients += len(newest)
+	return nil
 }

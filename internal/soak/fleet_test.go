@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,30 @@ func TestFleet(t *testing.T) {
 		assert.Len(t, errs, 1, "only the stubborn one")
 		assert.True(t, stubborn.Exited())
 		assert.Zero(t, f.size())
+	})
+
+	t.Run("exited names a consumer that gave up by itself, not one a phase took", func(t *testing.T) {
+		require.NoError(t, f.growTo(2))
+		assert.NoError(t, f.exited())
+		f.take(0).Kill()
+		assert.NoError(t, f.exited(), "killed by a phase, after it left the fleet")
+		quitter := f.alive()[0]
+		require.NoError(t, quitter.Signal(syscall.SIGTERM))
+		<-quitter.Done()
+		err := f.exited()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), strconv.Itoa(quitter.Pid()))
+		f.killAll()
+	})
+
+	t.Run("dump empties the fleet and ends every consumer", func(t *testing.T) {
+		require.NoError(t, f.growTo(2))
+		procs := f.alive()
+		f.dump()
+		assert.Zero(t, f.size())
+		for _, p := range procs {
+			assert.True(t, p.Exited())
+		}
 	})
 
 	t.Run("killAll empties the fleet", func(t *testing.T) {

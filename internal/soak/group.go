@@ -65,6 +65,9 @@ func (r *run) waitInFlight(ctx context.Context) error {
 func (r *run) settle(ctx context.Context, n int, within time.Duration) error {
 	var members [][]int
 	for began := time.Now(); time.Since(began) < within; {
+		if err := r.fleet.exited(); err != nil {
+			return err
+		}
 		var err error
 		members, err = broker.Assignments(ctx, r.stack.Cluster(), r.stack.Group, r.stack.Topic)
 		busy := 0

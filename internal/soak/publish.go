@@ -33,18 +33,36 @@ func (r *run) startPublishing(ctx context.Context) (stop func(), err error) {
 	if err := publish(ctx, r.stack, r.stream.msgs[:half], 1, 0); err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
+	rest := r.stream.msgs[half:]
+	if r.cfg.NetworkFaults {
+		// The last quarter waits for the network faults, so that they land on a flowing stream.
+		held := len(r.stream.msgs) - len(r.stream.msgs)/4
+		rest, r.heldBack = r.stream.msgs[half:held], r.stream.msgs[held:]
+	}
 	ctx, stop = context.WithCancel(ctx)
 	p := &publishing{done: make(chan error, 1)}
 	p.active.Store(true)
 	// Spread over several seconds, so that the kills of phases 1 and 2 find fresh work in flight
 	// even with a consumer fast enough to drain each chunk at once.
 	go func() {
-		err := publish(ctx, r.stack, r.stream.msgs[half:], 40, 250*time.Millisecond)
+		err := publish(ctx, r.stack, rest, 40, 250*time.Millisecond)
 		p.active.Store(false)
 		p.done <- err
 	}()
 	r.publishing = p
 	return stop, nil
+}
+
+// publishHeldBack publishes the part of the stream kept for the network faults, spread over
+// about as long as they last, and says on the channel when it is done. It publishes straight to
+// the broker, as another producer of the topic would: the faults are between the services and
+// their dependencies.
+func (r *run) publishHeldBack(ctx context.Context) <-chan error {
+	done := make(chan error, 1)
+	chunks := 40
+	pause := time.Duration(len(faultKinds(r.cfg))) * r.cfg.FaultDuration / time.Duration(chunks)
+	go func() { done <- publish(ctx, r.stack, r.heldBack, chunks, pause) }()
+	return done
 }
 
 // publish writes msgs in chunks, with a pause after each.

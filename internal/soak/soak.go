@@ -6,7 +6,8 @@
 //
 // One file per job: stream.go is the input and what it should produce, publish.go puts it on the
 // topic, fleet.go starts and stops the consumer processes, group.go watches the consumer group,
-// chaos.go holds the phases that kill consumers, and check.go compares the outcome and reports it.
+// chaos.go holds the phases that kill consumers, netfaults.go the phase that breaks the network
+// (load.go is the producer's load in it), and check.go compares the outcome and reports it.
 package soak
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ankitamadan/patient-profile/internal/devenv"
+	"github.com/ankitamadan/patient-profile/internal/message"
 )
 
 // Config sizes a convergence run.
@@ -34,9 +36,14 @@ type Config struct {
 	// Consumers new ones started and SIGKILLed 0.5 to 1.5 s later, before the group has taken
 	// them in, and Consumers new ones started again.
 	CrashLoops int
-	Seed       uint64
-	// ConsumerBin is the consumer binary to run.
-	ConsumerBin string
+	// NetworkFaults adds phase 4: consumers and a producer behind Toxiproxy links, and faults on
+	// those links one kind at a time, then mixed, each held for FaultDuration (a partition for
+	// twice that), while the last quarter of the stream and a steady load on the producer flow.
+	NetworkFaults bool
+	FaultDuration time.Duration
+	Seed          uint64
+	// ConsumerBin and ProducerBin are the binaries to run; the producer only in phase 4.
+	ConsumerBin, ProducerBin string
 	// Logs receives the consumers' and dynalite's output.
 	Logs io.Writer
 	// Progress, if set, receives one line per phase.
@@ -59,6 +66,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer s.Close()
 
 	r := newRun(cfg, s)
+	if cfg.NetworkFaults {
+		r.faults = devenv.NewFaults()
+		defer r.faults.Close()
+	}
 	// Whatever ends the run, no consumer outlives it.
 	defer r.fleet.killAll()
 	stopPublishing, err := r.startPublishing(ctx)
@@ -69,16 +80,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	// The chaos, in order. Each phase runs while the rest of the stream is still being
 	// published, and leaves the consumers it started running for the next.
-	phases := []func(context.Context) error{r.killLoneConsumer, r.killOneOfMany, r.crashLoops}
-	for _, phase := range phases {
-		if err := phase(ctx); err != nil {
-			return r.res, err
+	phases := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"phase 1 (one consumer, killed)", r.killLoneConsumer},
+		{"phase 2 (one of many killed)", r.killOneOfMany},
+		{"phase 3 (crash loops)", r.crashLoops},
+		{"phase 4 (network faults)", r.networkFaults},
+	}
+	for _, p := range phases {
+		if err := p.run(ctx); err != nil {
+			return r.res, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 	if err := r.drain(ctx); err != nil {
-		return r.res, err
+		return r.res, fmt.Errorf("drain: %w", err)
 	}
-	if err := r.stream.check(ctx, s, &r.res); err != nil {
+	if err := r.stream.check(ctx, s, r.acks, &r.res); err != nil {
 		return r.res, err
 	}
 	r.res.Elapsed = time.Since(start)
@@ -93,9 +112,15 @@ type run struct {
 	stack  *devenv.Stack
 	stream *stream
 	fleet  *fleet
-	// publishing is the rest of the stream going out in the background (startPublishing).
+	// publishing is the rest of the stream going out in the background (startPublishing), but
+	// for heldBack, which waits for the network faults.
 	publishing *publishing
-	res        Result
+	heldBack   []message.Message
+	// acks are the events the producer acknowledged in the network faults, and faults the links
+	// its services go through.
+	acks   []acked
+	faults *devenv.Faults
+	res    Result
 }
 
 func newRun(cfg Config, s *devenv.Stack) *run {
@@ -122,7 +147,9 @@ func (r *run) drain(ctx context.Context) error {
 	}
 	r.progress("all %d messages published; waiting for the group to catch up", len(r.stream.msgs))
 	if err := r.stack.WaitNoLag(ctx, 5*time.Minute, r.fleet.alive()...); err != nil {
-		return err
+		// What a stuck consumer is waiting on is in its goroutines: they go to the logs.
+		r.fleet.dump()
+		return fmt.Errorf("%w (the consumers' goroutines are in the logs)", err)
 	}
 	for _, err := range r.fleet.stop(15 * time.Second) {
 		r.res.Problems = append(r.res.Problems, fmt.Sprintf("a consumer did not stop cleanly on SIGTERM: %v", err))

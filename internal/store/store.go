@@ -270,6 +270,35 @@ func (t *Table) Scan(ctx context.Context, fn func(profile.Event)) error {
 	return nil
 }
 
+// Page returns up to limit rows (profiles and tombstones) in the table's own order, starting
+// after the row of PatientId after (from the start when empty), and the PatientId to pass as
+// after for the next page, empty after the last one. It is one Scan call with Limit and
+// ExclusiveStartKey: a page costs the same however large the table is.
+func (t *Table) Page(ctx context.Context, limit int, after string) (rows []profile.Event, next string, err error) {
+	n := int32(min(max(limit, 1), 1000))
+	in := &dynamodb.ScanInput{TableName: aws.String(t.table), Limit: aws.Int32(n), ConsistentRead: aws.Bool(true)}
+	if after != "" {
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			attrPatientID: &types.AttributeValueMemberS{Value: after},
+		}
+	}
+	out, err := t.client.Scan(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("scan %s: %w", t.table, err)
+	}
+	for _, it := range out.Items {
+		e, err := fromItem(it)
+		if err != nil {
+			return nil, "", fmt.Errorf("scan %s: %w", t.table, err)
+		}
+		rows = append(rows, e)
+	}
+	if v, ok := out.LastEvaluatedKey[attrPatientID].(*types.AttributeValueMemberS); ok {
+		next = v.Value
+	}
+	return rows, next, nil
+}
+
 func fromItem(it map[string]types.AttributeValue) (profile.Event, error) {
 	str := func(name string) string {
 		if v, ok := it[name].(*types.AttributeValueMemberS); ok {
@@ -350,20 +379,21 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string) err
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", table, err)
 	}
-	return enableTTL(ctx, client, table)
+	return EnableTTL(ctx, client, table, AttrExpiresAt)
 }
 
 // ErrNoTTL means the endpoint does not implement TTL (dynalite does not): the table works, but
-// tombstones are never deleted by the store. Readers treat them as erased either way.
-var ErrNoTTL = errors.New("the endpoint does not implement TimeToLive; tombstones will not expire")
+// its items are never deleted by the store. Readers treat an expired item as gone either way.
+var ErrNoTTL = errors.New("the endpoint does not implement TimeToLive; items will not expire")
 
-// enableTTL turns on the table's TTL on ExpiresAt, so that tombstones go away once no older
-// event can arrive any more. Turning it on twice is not an error.
-func enableTTL(ctx context.Context, client *dynamodb.Client, table string) error {
+// EnableTTL turns on the table's TTL on the attribute attr (epoch seconds), so that the store deletes
+// what has expired: tombstones once no older event can arrive any more, Idempotency-Keys once
+// they are forgotten. Turning it on twice is not an error.
+func EnableTTL(ctx context.Context, client *dynamodb.Client, table, attr string) error {
 	_, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: aws.String(table),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true),
+			AttributeName: aws.String(attr), Enabled: aws.Bool(true),
 		},
 	})
 	var apiErr smithy.APIError

@@ -361,3 +361,43 @@ func TestDeleteIsATombstoneNoStaleEventUndoes(t *testing.T) {
 		assert.False(t, applied)
 	})
 }
+
+// A page is one Scan with Limit and ExclusiveStartKey: the pages together are every row once,
+// tombstones included, and each holds at most the limit.
+func TestPageWalksTheTableOnce(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	want := map[string]bool{}
+	for i := range 23 {
+		id := "p" + strconv.Itoa(i)
+		_, err := s.Put(ctx, ev(t, id, "2026-01-02T05:00:00Z", "e"))
+		require.NoError(t, err)
+		want[id] = true
+	}
+	_, err := s.Put(ctx, profile.Event{PatientID: "p3", EventID: "z", Deleted: true,
+		UpdatedAt: time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+
+	got := map[string]bool{}
+	tombstones, pages := 0, 0
+	for after := ""; ; {
+		rows, next, err := s.Page(ctx, 10, after)
+		require.NoError(t, err)
+		pages++
+		assert.LessOrEqual(t, len(rows), 10)
+		for _, r := range rows {
+			assert.False(t, got[r.PatientID], "%s on two pages", r.PatientID)
+			got[r.PatientID] = true
+			if r.Deleted {
+				tombstones++
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, 1, tombstones)
+	assert.GreaterOrEqual(t, pages, 3)
+}

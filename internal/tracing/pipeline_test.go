@@ -23,6 +23,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/consumer"
 	"github.com/ankitamadan/patient-profile/internal/devenv"
 	"github.com/ankitamadan/patient-profile/internal/devenv/devenvtest"
+	"github.com/ankitamadan/patient-profile/internal/idempotency"
 	"github.com/ankitamadan/patient-profile/internal/logging/logtest"
 	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/ops"
@@ -30,13 +31,19 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/tracing"
 )
 
-const topic, dlqTopic, table = "patient.profile.updated", "patient.profile.updated.dlq", "patient-profile"
+const (
+	topic, dlqTopic, table = "patient.profile.updated", "patient.profile.updated.dlq", "patient-profile"
+	keyTable               = "patient-profile-idempotency"
+)
 
 // pipeline is the whole path in one process: the producer's handler with the real Publisher, a
 // kfake broker, the real consumer loop and the real store on dynalite. Everything logs at debug
 // level into logs, and every span goes to spans.
 type pipeline struct {
-	handler  http.Handler
+	handler http.Handler
+	// noKeys is the producer's handler with a key table that does not exist, for the paths of a
+	// key that cannot be recorded.
+	noKeys   http.Handler
 	table    *store.Table
 	brokers  []string
 	spans    *tracetest.SpanRecorder
@@ -66,13 +73,19 @@ func startPipeline(t *testing.T) *pipeline {
 	defer cancelSetup()
 	require.NoError(t, broker.CreateTopics(setup, cluster, 3, topic, dlqTopic))
 	d := devenvtest.Dynalite(t)
-	p.table = store.New(devenvtest.Table(t, d, table), table, 0)
+	client := devenvtest.Table(t, d, table)
+	p.table = store.New(client, table, 0)
+	require.ErrorIs(t, idempotency.CreateTable(setup, client, keyTable), store.ErrNoTTL)
 
 	pub := broker.NewPublisher(cluster, topic, "/patient-profile/test")
 	t.Cleanup(func() { _ = pub.Close(context.Background()) })
-	reg := ops.NewRegistry()
-	p.handler = ops.NewHandler(logger, reg, api.NewHandler(logger, pub,
-		api.Config{PublishTimeout: 5 * time.Second, MaxInFlightPublishes: 8}, reg), broker.NewPinger(cluster, topic))
+	producer := func(keys *idempotency.Store) http.Handler {
+		reg := ops.NewRegistry()
+		return ops.NewHandler(logger, reg, api.NewHandler(logger, pub, api.Config{PublishTimeout: 5 * time.Second,
+			MaxInFlightPublishes: 8, Keys: keys, KeyTimeout: 5 * time.Second}, reg), broker.NewPinger(cluster, topic))
+	}
+	p.handler = producer(idempotency.New(client, keyTable, time.Hour, 10*time.Second))
+	p.noKeys = producer(idempotency.New(client, "nosuchtable", time.Hour, 10*time.Second))
 
 	reader := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: topic, Group: "trace-test", SessionTimeout: 3 * time.Second, Logger: logger})
 	dlq := broker.NewDeadLetters(cluster, dlqTopic)
@@ -204,6 +217,22 @@ func TestNoPatientDataInLogs(t *testing.T) {
 	require.NoError(t, json.Unmarshal(ok.Body.Bytes(), &created))
 	bad := p.post(t, `{"PatientId":"logs-2","FirstName":"Zebediah\u0007","LastName":"Quuxworth","Sex":"Quux-Sex","IsPregnant":"Quux-Pregnant"}`, nil)
 	require.Equal(t, http.StatusBadRequest, bad.Code, bad.Body.String())
+	// With an Idempotency-Key: the first answer, its replay, the key with another body, and a key
+	// that cannot be recorded.
+	const keyed = `{"PatientId":"logs-5","FirstName":"Zebediah","LastName":"Quuxworth","Sex":"Female","IsPregnant":true}`
+	key := map[string]string{"Idempotency-Key": "logs-key"}
+	for _, want := range []int{http.StatusCreated, http.StatusCreated} {
+		rec := p.post(t, keyed, key)
+		require.Equal(t, want, rec.Code, rec.Body.String())
+	}
+	reused := p.post(t, strings.Replace(keyed, "Quuxworth", "Quuxworthy", 1), key)
+	require.Equal(t, http.StatusUnprocessableEntity, reused.Code, reused.Body.String())
+	unrecorded := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/patientprofile", strings.NewReader(keyed))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "logs-key")
+	p.noKeys.ServeHTTP(unrecorded, req)
+	require.Equal(t, http.StatusServiceUnavailable, unrecorded.Code, unrecorded.Body.String())
 
 	// Another producer's events: one applied, the same again (stale), and poison.
 	w := broker.NewWriter(broker.Cluster{Brokers: p.brokers}, topic)
@@ -225,7 +254,8 @@ func TestNoPatientDataInLogs(t *testing.T) {
 
 	lines := p.logs.Lines()
 	// The test must have seen the paths it claims to search.
-	for _, msg := range []string{`"msg":"request"`, `"msg":"handled"`, `"msg":"dead-lettered"`, `"level":"DEBUG"`} {
+	for _, msg := range []string{`"msg":"request"`, `"msg":"handled"`, `"msg":"dead-lettered"`, `"level":"DEBUG"`,
+		`"msg":"idempotency key not recorded; nothing published"`} {
 		assert.True(t, slicesContainFunc(lines, func(l string) bool { return strings.Contains(l, msg) }), "no log line with %s", msg)
 	}
 	for _, line := range lines {
