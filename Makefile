@@ -9,6 +9,12 @@ TESTFLAGS ?= -race -shuffle=on -count=1 -timeout 15m
 .PHONY: help deps node-deps mod-dl mod-tidy build local-dev-stack run run-producer run-consumer run-console \
         test test-short fuzz soak replay-dlq bench bench-micro lint docs screenshots compose-config compose-up \
         compose-down clean
+.PHONY: image
+
+# The version stamped into the binaries (-h, /healthz, patient_profile_build_info) by `make build`
+# and `make image`: the nearest tag, else the commit, marked -dirty for uncommitted changes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/ankitamadan/patient-profile/internal/version.stamped=$(VERSION)
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,8 +30,8 @@ mod-dl: ## Download the Go modules
 mod-tidy: ## Tidy go.mod and go.sum
 	$(GO) mod tidy
 
-build: ## Build the binaries (producer, consumer, replay-dlq, console) into bin/
-	$(GO) build -o bin/ ./cmd/producer ./cmd/consumer ./cmd/replay-dlq ./cmd/console
+build: ## Build the binaries (producer, consumer, replay-dlq, console) into bin/, stamped with VERSION
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/producer ./cmd/consumer ./cmd/replay-dlq ./cmd/console
 
 local-dev-stack: ## Run Kafka (kfake, :9092), DynamoDB (dynalite, :4566) and the console (:8080) in the foreground
 	@[[ -x devstack/node_modules/.bin/dynalite ]] || $(MAKE) --no-print-directory node-deps
@@ -142,6 +148,21 @@ compose-up: ## Start Kafka, Kafka UI and LocalStack in Docker, wait for them, cr
 
 compose-down: ## Stop and remove the Docker stack of compose-up, and its data
 	$(COMPOSE) -f localstack-compose.yml down
+
+# The images, one per binary, from the Dockerfile (Go, then scratch with CA certificates and a
+# non-root user), tagged $(IMAGE_REPO)/<binary>:$(VERSION). With docker if its daemon answers,
+# else podman, else buildah. Where no registry can be reached for GO_IMAGE, build one from this
+# machine's Go: make image GO_IMAGE=$$(deploy/image/go-builder.sh). docs/deploying.md says more.
+IMAGE_REPO ?= patient-profile
+GO_IMAGE   ?= docker.io/library/golang:1.26.8-bookworm
+IMAGE_TOOL ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
+                elif command -v podman >/dev/null 2>&1; then echo podman; else echo buildah; fi)
+image: ## Build the images of producer, consumer and replay-dlq: IMAGE_REPO/<binary>:VERSION
+	@for b in producer consumer replay-dlq; do \
+	  echo "--- $(IMAGE_REPO)/$$b:$(VERSION) ($(IMAGE_TOOL))"; \
+	  $(IMAGE_TOOL) build $(if $(filter docker,$(IMAGE_TOOL)),,--network host) --build-arg BINARY=$$b \
+	    --build-arg VERSION=$(VERSION) --build-arg GO_IMAGE=$(GO_IMAGE) -t $(IMAGE_REPO)/$$b:$(VERSION) . || exit 1; \
+	done
 
 clean: ## Remove built binaries
 	rm -rf bin/

@@ -10,7 +10,7 @@ import (
 
 var (
 	// A package of the module named in a page, in backquotes: `internal/store`, `cmd/consumer`.
-	packageRef = regexp.MustCompile("`((?:internal|cmd)/[a-z0-9/-]+|devstack|docs)`")
+	packageRef = regexp.MustCompile("`((?:internal|cmd)/[a-z0-9/-]+|devstack|docs|deploy)`")
 	// A test, fuzz target or benchmark named in a page: `TestSoak`, `FuzzDecode`.
 	testRef = regexp.MustCompile("`((?:Test|Fuzz|Benchmark)[A-Za-z0-9_]+)(?:/[^`]*)?`")
 	// The declaration of one, in a _test.go file.

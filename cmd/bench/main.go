@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Conns, "conns", 64, "HTTP connections of the producer load")
 	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each producer load runs")
 	fs.BoolVar(&cfg.ProducerOnly, "producer-only", false, "measure the producers alone")
+	fs.BoolVar(&cfg.FreshnessOnly, "freshness-only", false,
+		"measure freshness and CPU and memory at 100 and 1,000 requests/s alone (sizing a deployment)")
 	fs.IntVar(&cfg.Drain, "drain", 1000000, "events in the memory drain; 0 skips it")
 	fs.IntVar(&cfg.DrainBurst, "drain-burst", 10, "events per patient in the memory drain")
 	fs.IntVar(&cfg.ConsoleMessages, "console", 1000000,

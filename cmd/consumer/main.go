@@ -60,6 +60,10 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 	var running atomic.Pointer[consumer.Consumer]
 	reg := ops.NewRegistry()
 	ops.RegisterConsumer(reg, running.Load)
+	observeAge := ops.EventAge(reg)
+	ops.RegisterGroupLag(reg, func(ctx context.Context) (int64, error) {
+		return broker.Lag(ctx, cluster, cfg.Group, cfg.Topic)
+	})
 	writes := ops.MeasureStore(profiles, reg)
 	routes := replica.NewHandler(logger, profiles, cfg.APITokens)
 	handler := ops.NewHandler(logger, reg, routes, topics, profiles, loopCheck{&running})
@@ -106,6 +110,7 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 			MaxBuffered:     cfg.MaxBuffered,
 			ShutdownTimeout: drainTimeout,
 			Permanent:       store.IsRejected,
+			ObserveAge:      observeAge,
 		})
 		running.Store(c)
 		runErr = c.Run(ctx)

@@ -23,6 +23,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/message"
 	"github.com/ankitamadan/patient-profile/internal/replay"
+	"github.com/ankitamadan/patient-profile/internal/version"
 )
 
 func main() {
@@ -82,7 +83,7 @@ func parseFlags(args []string, stdout io.Writer) (replay.Config, error) {
 		fmt.Fprintf(stdout, "Usage: %s [flags]\n\n"+
 			"Publishes dead letters from DLQ_TOPIC back to TOPIC_NAME. Filters combine: a dead letter must match all\n"+
 			"that are given. Partition and offsets are the original event's (dlq-source-partition,\n"+
-			"dlq-source-offset).\n\n", args[0])
+			"dlq-source-offset).\n\nVersion: %s\n\n", args[0], version.String())
 		fs.PrintDefaults()
 	}
 	var (

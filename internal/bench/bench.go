@@ -36,6 +36,9 @@ type Config struct {
 	Duration time.Duration
 	// ProducerOnly skips the consumer's workloads, the end-to-end measures and the drain.
 	ProducerOnly bool
+	// FreshnessOnly measures freshness and resources at FreshnessRates alone: what sizing a
+	// deployment needs, in a minute or two.
+	FreshnessOnly bool
 	// Drain is the size of the memory drain (0 skips it), in bursts of DrainBurst per patient.
 	Drain, DrainBurst int
 	// ConsoleMessages is the size of the topic the console's pages are measured on (0 skips
@@ -104,6 +107,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		{"loopback", stack.Dynalite.Endpoint()},
 		{fmt.Sprintf("store +%s", cfg.Delay), proxy.Endpoint()},
 	}
+	if cfg.FreshnessOnly {
+		err := r.freshnessAll(ctx, &res)
+		return res, err
+	}
 	if cfg.ProducerOnly {
 		endpoints = nil
 	}
@@ -141,6 +148,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.EndToEnd = append(res.EndToEnd, e)
 		r.report(e.row())
 	}
+	if err := r.freshnessAll(ctx, &res); err != nil {
+		return res, err
+	}
 
 	if cfg.Drain > 0 {
 		_, rss, err := r.consumerDrain(ctx, stack.Dynalite.Endpoint(), cfg.Drain, cfg.DrainBurst)
@@ -171,6 +181,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		r.report(res.Console.rows()...)
 	}
 	return res, nil
+}
+
+// freshnessAll measures freshness at each of FreshnessRates into res.
+func (r *runner) freshnessAll(ctx context.Context, res *Result) error {
+	for _, rate := range FreshnessRates {
+		f, err := r.freshness(ctx, rate)
+		if err != nil {
+			return err
+		}
+		res.Freshness = append(res.Freshness, f)
+		r.report(f.rows()...)
+	}
+	return nil
 }
 
 // consumer measures the consumer on one store endpoint, distinct patients then bursts, between

@@ -209,9 +209,25 @@ func (r *runner) endToEnd(ctx context.Context, rate float64, at string) (EndToEn
 // startProducer starts the producer binary, or a baseline (this executable with -serve), on a
 // free port publishing to topic, and waits until it answers.
 func (r *runner) startProducer(ctx context.Context, name, topic string) (url string, stop func(), err error) {
-	port, err := devenv.FreePort()
+	url, p, err := r.startProducerProcess(ctx, name, topic)
 	if err != nil {
 		return "", nil, err
+	}
+	return url, p.stop, nil
+}
+
+// producerProcess is a started producer: its pid, for its CPU and memory, and how to stop it.
+type producerProcess struct {
+	pid  int
+	stop func()
+}
+
+// startProducerProcess is startProducer, with the process's pid.
+func (r *runner) startProducerProcess(ctx context.Context, name, topic string) (url string, p producerProcess,
+	err error) {
+	port, err := devenv.FreePort()
+	if err != nil {
+		return "", producerProcess{}, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	url = "http://" + addr + "/patientprofile"
@@ -229,9 +245,9 @@ func (r *runner) startProducer(ctx context.Context, name, topic string) (url str
 	cmd.Stdout, cmd.Stderr = r.cfg.Logs, r.cfg.Logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start %s: %w", name, err)
+		return "", producerProcess{}, fmt.Errorf("start %s: %w", name, err)
 	}
-	stop = func() {
+	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -247,12 +263,12 @@ func (r *runner) startProducer(ctx context.Context, name, topic string) (url str
 			_, err = c.post(topic + "-warmup")
 			c.close()
 			if err == nil {
-				return url, stop, nil
+				return url, producerProcess{pid: cmd.Process.Pid, stop: stop}, nil
 			}
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return "", nil, fmt.Errorf("%s did not answer on %s", name, addr)
+			return "", producerProcess{}, fmt.Errorf("%s did not answer on %s", name, addr)
 		}
 	}
 }

@@ -32,9 +32,14 @@ func (res Result) Rows() []Row {
 	for _, c := range res.Consumer {
 		rows = append(rows, c.rows()...)
 	}
-	rows = append(rows, res.Producer.rows()...)
+	if res.Producer.Conns > 0 { // not measured with FreshnessOnly
+		rows = append(rows, res.Producer.rows()...)
+	}
 	for _, e := range res.EndToEnd {
 		rows = append(rows, e.row())
+	}
+	for _, f := range res.Freshness {
+		rows = append(rows, f.rows()...)
 	}
 	if res.Drain != nil {
 		rows = append(rows, res.Drain.row())
@@ -174,14 +179,32 @@ func (e EndToEndResult) row() Row {
 	}
 }
 
+func (f FreshnessResult) rows() []Row {
+	return []Row{
+		{
+			Measure: fmt.Sprintf("freshness at %s req/s, open loop: an event's age when applied, from the consumer's "+
+				"histogram (%d events)", num(f.Rate), f.Events),
+			Result: fmt.Sprintf("p50 %s, p99 %s", ms(f.P50), ms(f.P99)),
+			Target: "p99 ≤ 50 ms", Met: met(f.Events > 0 && f.P99 <= 50*time.Millisecond),
+		},
+		{
+			Measure: fmt.Sprintf("resources at %s req/s: CPU (cores, on average) and peak RSS", num(f.Rate)),
+			Result: fmt.Sprintf("producer %.2f cores, %s; consumer %.2f cores, %s",
+				f.ProducerCPU, mb(f.ProducerRSS), f.ConsumerCPU, mb(f.ConsumerRSS)),
+		},
+	}
+}
+
 func (d DrainResult) row() Row {
 	return Row{
 		Measure: fmt.Sprintf("consumer peak RSS (VmHWM), draining %s events in bursts of %d",
 			num(float64(d.Events)), d.Burst),
-		Result: fmt.Sprintf("%.0f MB", float64(d.PeakRSS)/(1<<20)),
+		Result: mb(d.PeakRSS),
 		Target: "≤ 150 MB", Met: met(d.PeakRSS <= 150<<20),
 	}
 }
+
+func mb(bytes int64) string { return fmt.Sprintf("%.0f MB", float64(bytes)/(1<<20)) }
 
 func rateAndP99(l Load) string { return fmt.Sprintf("%s req/s, p99 %s", num(l.Rate), ms(l.P99)) }
 

@@ -57,6 +57,7 @@ func TestRowsLeaveOutWhatWasNotMeasured(t *testing.T) {
 	producerOnly.Consumer, producerOnly.EndToEnd, producerOnly.Drain = nil, nil, nil
 	noDrain := all
 	noDrain.Drain = nil
+	freshnessOnly := Result{Freshness: []FreshnessResult{{Rate: 100}, {Rate: 1000}}}
 
 	tests := []struct {
 		name  string
@@ -67,6 +68,8 @@ func TestRowsLeaveOutWhatWasNotMeasured(t *testing.T) {
 		{"everything", all, "store ceiling, loopback: 64 goroutines, conditional PutItem", 15},
 		{"producer only", producerOnly, "HTTP ceiling: the same route, a publisher that does nothing (64 connections)", 4},
 		{"no drain", noDrain, "store ceiling, loopback: 64 goroutines, conditional PutItem", 14},
+		{"freshness only", freshnessOnly, "freshness at 100 req/s, open loop: an event's age when applied, " +
+			"from the consumer's histogram (0 events)", 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,4 +295,18 @@ func TestFigures(t *testing.T) {
 			assert.Equal(t, tt.want, tt.got)
 		})
 	}
+}
+
+func TestFreshnessRows(t *testing.T) {
+	f := FreshnessResult{Rate: 1000, Events: 10000, P50: us(4200), P99: us(23750),
+		ProducerCPU: 0.184, ConsumerCPU: 0.2449, ProducerRSS: 21 << 20, ConsumerRSS: 30<<20 + 1}
+	rows := f.rows()
+	require.Len(t, rows, 2)
+	assert.Equal(t, Row{
+		Measure: "freshness at 1,000 req/s, open loop: an event's age when applied, from the consumer's histogram (10000 events)",
+		Result:  "p50 4.20 ms, p99 23.75 ms", Target: "p99 ≤ 50 ms", Met: "yes",
+	}, rows[0])
+	assert.Equal(t, "producer 0.18 cores, 21 MB; consumer 0.24 cores, 30 MB", rows[1].Result)
+	assert.Equal(t, "no", FreshnessResult{Rate: 100}.rows()[0].Met, "no event counted")
+	assert.Equal(t, "no", FreshnessResult{Rate: 100, Events: 5, P99: 51 * time.Millisecond}.rows()[0].Met)
 }

@@ -15,6 +15,9 @@ type Result struct {
 	Producer ProducerResult
 	// EndToEnd are the producer and the consumer together, at two rates; none with ProducerOnly.
 	EndToEnd []EndToEndResult
+	// Freshness is the replica's freshness at fixed rates, from the consumer's own histogram;
+	// none with ProducerOnly.
+	Freshness []FreshnessResult
 	// Drain is the memory drain; nil when it was skipped.
 	Drain *DrainResult
 	// Console is the console's pages on a topic of Messages messages; nil when it was skipped.
@@ -96,6 +99,23 @@ type EndToEndResult struct {
 	// Samples is how many 201s were followed to their row.
 	Samples  int
 	P50, P99 time.Duration
+}
+
+// FreshnessResult is the producer and the consumer together under an open loop at a fixed rate,
+// as a service sees it: how old each event was when the consumer applied it, read from the
+// consumer's patient_profile_consumer_event_age_seconds histogram (nothing polled), and what the
+// two processes used meanwhile, which the Helm chart's requests and limits are taken from.
+type FreshnessResult struct {
+	// Rate is the open loop's, in requests/s.
+	Rate float64
+	// Events is how many applied events the histogram counted over the run.
+	Events int
+	// P50 and P99 are interpolated within the histogram's buckets, as histogram_quantile does.
+	P50, P99 time.Duration
+	// ProducerCPU and ConsumerCPU are the cores each used, on average, from the first request to
+	// the last event applied; ProducerRSS and ConsumerRSS their peak resident memory (VmHWM).
+	ProducerCPU, ConsumerCPU float64
+	ProducerRSS, ConsumerRSS int64
 }
 
 // DrainResult is the consumer's memory while it drains a large backlog.

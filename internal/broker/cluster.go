@@ -10,13 +10,17 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"time"
 
+	signer "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
+	mskiam "github.com/segmentio/kafka-go/sasl/aws_msk_iam_v2"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 )
@@ -40,7 +44,8 @@ type Security struct {
 	// certificates in TLSCAFile.
 	TLS       bool
 	TLSCAFile string
-	// SASLMechanism is empty (no authentication), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	// SASLMechanism is empty (no authentication), PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (with
+	// SASLUsername and SASLPassword), or AWS_MSK_IAM (with the AWS SDK's credentials).
 	SASLMechanism, SASLUsername, SASLPassword string
 }
 
@@ -70,6 +75,8 @@ func NewCluster(brokers []string, c Security) (Cluster, error) {
 		cl.SASL, err = scram.Mechanism(scram.SHA256, c.SASLUsername, c.SASLPassword)
 	case "SCRAM-SHA-512":
 		cl.SASL, err = scram.Mechanism(scram.SHA512, c.SASLUsername, c.SASLPassword)
+	case "AWS_MSK_IAM":
+		cl.SASL, err = mskIAM()
 	default:
 		err = fmt.Errorf("unknown mechanism %q", c.SASLMechanism)
 	}
@@ -77,6 +84,23 @@ func NewCluster(brokers []string, c Security) (Cluster, error) {
 		return Cluster{}, fmt.Errorf("kafka sasl: %w", err)
 	}
 	return cl, nil
+}
+
+// mskIAM signs in to MSK with IAM (AWS_MSK_IAM): every new connection presents a request signed
+// with SigV4 for kafka-cluster:Connect. The credentials come from the AWS SDK's default chain
+// (IRSA's web identity, EKS Pod Identity, an ECS task or EC2 role, the environment, the shared
+// files), so no secret is configured here, and they are refreshed before they expire.
+func mskIAM() (sasl.Mechanism, error) {
+	// LoadDefaultConfig reads the environment and the shared files only: it fetches no
+	// credentials until a connection signs in, so it needs no deadline.
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("AWS_MSK_IAM signs for the cluster's region: set AWS_REGION")
+	}
+	return &mskiam.Mechanism{Signer: signer.NewSigner(), Credentials: cfg.Credentials, Region: cfg.Region}, nil
 }
 
 func (c Cluster) transport(dialTimeout, metadataTTL time.Duration) *kafka.Transport {

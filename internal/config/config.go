@@ -49,9 +49,9 @@ func (k Kafka) Redirect() map[string]string {
 type KafkaSecurity struct {
 	TLS           bool   `envconfig:"KAFKA_TLS" default:"false" desc:"TLS to the brokers, verified against the system's roots"`
 	TLSCAFile     string `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA(s) to verify the brokers against instead (needs KAFKA_TLS=true)"`
-	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means no authentication"`
-	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name; needed with KAFKA_SASL_MECHANISM, refused without it"`
-	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; needed with KAFKA_SASL_MECHANISM"`
+	SASLMechanism string `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or AWS_MSK_IAM (MSK's IAM authentication: the AWS SDK's default credential chain and region, AWS_REGION; needs KAFKA_TLS=true, takes no user name or password); empty means no authentication"`
+	SASLUsername  string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name; needed with KAFKA_SASL_MECHANISM PLAIN or SCRAM, refused otherwise"`
+	SASLPassword  string `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; needed with KAFKA_SASL_MECHANISM PLAIN or SCRAM, refused otherwise"`
 }
 
 // Access is who may use the APIs: the producer's writes and the consumer's read of the replica.
@@ -447,8 +447,21 @@ func (k Kafka) check() error {
 			return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%s needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
 				k.SASLMechanism)
 		}
+	case "AWS_MSK_IAM":
+		// MSK serves IAM authentication on its TLS listener only (port 9098); without TLS the
+		// sign-in would fail at every connection, after a wait.
+		if !k.TLS {
+			return errors.New("config: KAFKA_SASL_MECHANISM=AWS_MSK_IAM needs KAFKA_TLS=true: MSK serves IAM " +
+				"authentication over TLS only (port 9098)")
+		}
+		// The credentials come from the AWS SDK's chain; a user name or password here would be
+		// ignored, and a secret set for nothing.
+		if k.SASLUsername != "" || k.SASLPassword != "" {
+			return errors.New("config: KAFKA_SASL_MECHANISM=AWS_MSK_IAM takes no KAFKA_SASL_USERNAME or " +
+				"KAFKA_SASL_PASSWORD: the credentials come from the AWS SDK's default chain")
+		}
 	default:
-		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+		return fmt.Errorf("config: KAFKA_SASL_MECHANISM=%q must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM",
 			k.SASLMechanism)
 	}
 	for _, pair := range cleanList(k.AddressMap) {

@@ -93,6 +93,14 @@ func TestLoadProducer(t *testing.T) {
 		},
 		{name: "unknown SASL mechanism", env: map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI"}, wantErr: "KAFKA_SASL_MECHANISM"},
 		{name: "SASL without a password", env: map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u"}, wantErr: "KAFKA_SASL_PASSWORD"},
+		{
+			name: "MSK IAM over TLS",
+			env:  map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM"},
+			want: func(t *testing.T, c config.Producer) { assert.Equal(t, "AWS_MSK_IAM", c.SASLMechanism) },
+		},
+		{name: "MSK IAM without TLS", env: map[string]string{"KAFKA_SASL_MECHANISM": "AWS_MSK_IAM"}, wantErr: "AWS_MSK_IAM needs KAFKA_TLS=true"},
+		{name: "MSK IAM with a password", env: map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM", "KAFKA_SASL_PASSWORD": "p"}, wantErr: "takes no KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD"},
+		{name: "MSK IAM misspelt", env: map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM "}, wantErr: "AWS_MSK_IAM"},
 		{name: "CA file without TLS", env: map[string]string{"KAFKA_TLS_CA_FILE": "/ca.pem"}, wantErr: "KAFKA_TLS"},
 		{
 			name: "brokers reached through a port-forward",

@@ -78,7 +78,25 @@ type Config struct {
 	// it is) from a transient one. Such an event is dead-lettered. Nil means every error is
 	// transient.
 	Permanent func(error) bool
+	// ObserveAge, if not nil, is told how old each event is when its outcome is final: this
+	// consumer's clock minus the event's UpdatedAt (its DeletedAt, for a deletion), with the
+	// outcome, one of AgeOutcomes. That is how fresh the replica is, measured where it is written,
+	// with nothing polled; the caller exports it (cmd/consumer, as a histogram), so the loop
+	// knows no metrics library. Poison and Kafka tombstones have no event to date and are not
+	// observed. It is called from the workers, concurrently, and must not block.
+	ObserveAge func(outcome string, age time.Duration)
 }
+
+// The outcomes of an event, as ObserveAge and the consumer's metrics name them.
+const (
+	OutcomeApplied      = "applied"
+	OutcomeStale        = "stale"
+	OutcomeSuperseded   = "superseded"
+	OutcomeDeadLettered = "dead_lettered"
+)
+
+// AgeOutcomes lists the outcomes ObserveAge is called with.
+var AgeOutcomes = []string{OutcomeApplied, OutcomeStale, OutcomeSuperseded, OutcomeDeadLettered}
 
 // Stats counts outcomes since the consumer started.
 type Stats struct {

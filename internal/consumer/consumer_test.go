@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -445,4 +447,80 @@ func TestConsumerLag(t *testing.T) {
 	want := map[int]int64{0: 13, 1: 0, 2: 1}
 	require.NoError(t, runUntil(t, c, func() bool { return assert.ObjectsAreEqual(want, c.Lag()) }))
 	assert.Equal(t, want, c.Lag())
+}
+
+// ages records what ObserveAge was told, by outcome.
+type ages struct {
+	mu sync.Mutex
+	by map[string][]time.Duration
+}
+
+func (a *ages) observe(outcome string, age time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.by[outcome] = append(a.by[outcome], age)
+}
+
+func (a *ages) count() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := map[string]int{}
+	for outcome, v := range a.by {
+		n[outcome] = len(v)
+	}
+	return n
+}
+
+// Every event brought to a final outcome is dated once, with that outcome, from the consumer's
+// clock: applied, stale, superseded and dead-lettered (by the store). Poison and Kafka tombstones
+// have no date. An event a little from the future (within MaxClockSkew) is 0 s old.
+func TestConsumerObservesEventAge(t *testing.T) {
+	now := time.Now()
+	at := func(patient, id string, age time.Duration) profile.Event {
+		return profile.Event{EventID: id, PatientID: patient, UpdatedAt: now.Add(-age)}
+	}
+	st := newFakeStore(0)
+	st.rows["stale"] = at("stale", "newer", 0)
+	st.rejects["rejected"] = fmt.Errorf("put profile: %w", errRejected)
+	release := st.gate("burst")
+	defer release()
+	msgs := []message.Message{
+		eventMsg(t, 0, 0, at("burst", "b1", 3*time.Second)), // in hand while the next two wait
+		eventMsg(t, 0, 1, at("burst", "b2", 2*time.Second)), // superseded by b3
+		eventMsg(t, 0, 2, at("burst", "b3", time.Second)),
+		eventMsg(t, 1, 0, at("stale", "older", time.Hour)),
+		eventMsg(t, 1, 1, at("rejected", "rejected", time.Minute)),
+		eventMsg(t, 1, 2, at("future", "f", -time.Minute)),
+		msg(t, 1, 3, `poison`),
+		{Topic: "patient.profile.updated", Partition: 1, Offset: 4, Key: []byte("gone")}, // a Kafka tombstone
+	}
+	r := &fakeReader{msgs: msgs, until: map[int]func() bool{1: func() bool { return len(st.putsOf("burst")) == 1 }}}
+	got := &ages{by: map[string][]time.Duration{}}
+	cfg := testConfig
+	cfg.ObserveAge = got.observe
+	c := New(discard, r, st, &fakeDeadLetters{}, cfg)
+
+	require.NoError(t, runUntil(t, c, func() bool {
+		if c.waiting("burst") == 2 {
+			release()
+		}
+		return assert.ObjectsAreEqual(map[int]int64{0: 3, 1: 5}, r.committed())
+	}))
+
+	assert.Equal(t, map[string]int{OutcomeApplied: 3, OutcomeSuperseded: 1, OutcomeStale: 1, OutcomeDeadLettered: 1},
+		got.count())
+	within := func(outcome string, i int, want time.Duration) {
+		t.Helper()
+		age := got.by[outcome][i]
+		// The run takes well under 5 s; an age is never less than the event's age at the start.
+		assert.True(t, age >= want && age < want+5*time.Second, "%s #%d: got age %s, want %s or a little more",
+			outcome, i, age, want)
+	}
+	slices.Sort(got.by[OutcomeApplied]) // the future event's, b3's, b1's
+	assert.Zero(t, got.by[OutcomeApplied][0], "an event from within the clock skew")
+	within(OutcomeApplied, 1, time.Second)
+	within(OutcomeApplied, 2, 3*time.Second)
+	within(OutcomeSuperseded, 0, 2*time.Second)
+	within(OutcomeStale, 0, time.Hour)
+	within(OutcomeDeadLettered, 0, time.Minute)
 }

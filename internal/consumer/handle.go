@@ -49,6 +49,7 @@ func (c *Consumer) handle(ctx context.Context, batch []*item) error {
 		}
 		for _, older := range events[i+1:] {
 			c.superseded.Add(1)
+			c.observeAge(OutcomeSuperseded, older.e)
 			c.final(older)
 		}
 		return nil
@@ -85,6 +86,7 @@ func (c *Consumer) apply(ctx context.Context, it *item, superseding int) (bool, 
 		if err := c.deadLetter(ctx, m, err); err != nil {
 			return false, err
 		}
+		c.observeAge(OutcomeDeadLettered, it.e)
 		c.final(it)
 		return false, nil
 	case err != nil:
@@ -93,9 +95,11 @@ func (c *Consumer) apply(ctx context.Context, it *item, superseding int) (bool, 
 	case applied:
 		c.applied.Add(1)
 		span.SetAttributes(attribute.String("outcome", "applied"))
+		c.observeAge(OutcomeApplied, it.e)
 	default:
 		c.stale.Add(1)
 		span.SetAttributes(attribute.String("outcome", "stale"))
+		c.observeAge(OutcomeStale, it.e)
 	}
 	c.final(it)
 	if c.logger.Enabled(ctx, slog.LevelDebug) { // the attributes cost allocations on every event
@@ -104,6 +108,16 @@ func (c *Consumer) apply(ctx context.Context, it *item, superseding int) (bool, 
 			slog.String("event_id", it.e.EventID), slog.Bool("applied", applied), slog.Int("superseded", superseding))
 	}
 	return true, nil
+}
+
+// observeAge tells Config.ObserveAge how old e is now that its outcome is final.
+func (c *Consumer) observeAge(outcome string, e profile.Event) {
+	if c.cfg.ObserveAge == nil {
+		return
+	}
+	// A producer's clock may run ahead of this one's (up to MaxClockSkew), which makes the age
+	// negative: the event is as fresh as an event can be.
+	c.cfg.ObserveAge(outcome, max(time.Since(e.UpdatedAt), 0))
 }
 
 // deadLetter parks m with the reason. The publish is retried until it succeeds: if it failed and

@@ -6,18 +6,24 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ankitamadan/patient-profile/internal/version"
 )
 
-// handleHealthz says the process is up. It checks nothing else, so that an orchestrator does not
-// restart a healthy process because Kafka or DynamoDB is down.
+// handleHealthz says the process is up, and which build it is. It checks nothing else, so that an
+// orchestrator does not restart a healthy process because Kafka or DynamoDB is down.
 func handleHealthz() http.Handler {
+	ok := map[string]string{"status": "ok", "version": version.String()}
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		encode(w, http.StatusOK, map[string]string{"status": "ok"})
+		encode(w, http.StatusOK, ok)
 	})
 }
 
-// handleReadyz says whether the process can do its work now: its dependencies answer.
-func handleReadyz(checks ...checker) http.Handler {
+// handleReadyz says whether the process can do its work now: its dependencies answer. ready
+// keeps the answer (1 or 0) for /metrics, so that an alert sees what the orchestrator's probe saw.
+func handleReadyz(ready prometheus.Gauge, checks ...checker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
@@ -29,10 +35,12 @@ func handleReadyz(checks ...checker) http.Handler {
 			}
 		}
 		if len(problems) > 0 {
+			ready.Set(0)
 			encode(w, http.StatusServiceUnavailable,
 				map[string]string{"status": "not ready", "error": strings.Join(problems, "; ")})
 			return
 		}
+		ready.Set(1)
 		encode(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 }

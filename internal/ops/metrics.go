@@ -16,12 +16,21 @@ import (
 
 	"github.com/ankitamadan/patient-profile/internal/consumer"
 	"github.com/ankitamadan/patient-profile/internal/profile"
+	"github.com/ankitamadan/patient-profile/internal/version"
 )
 
-// NewRegistry returns a registry with the Go runtime and process metrics, for /metrics.
+// NewRegistry returns a registry with the Go runtime and process metrics and the build's version,
+// for /metrics.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "patient_profile_build_info",
+		Help:        "Always 1, labelled with the version stamped into the binary: which build answers.",
+		ConstLabels: prometheus.Labels{"version": version.String()},
+	})
+	build.Set(1)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		build)
 	return reg
 }
 
@@ -139,11 +148,11 @@ func RegisterConsumer(reg prometheus.Registerer, current func() *consumer.Consum
 		return consumer.Stats{}
 	}
 	for outcome, count := range map[string]func(consumer.Stats) int64{
-		"applied":         func(s consumer.Stats) int64 { return s.Applied },
-		"stale":           func(s consumer.Stats) int64 { return s.Stale },
-		"superseded":      func(s consumer.Stats) int64 { return s.Superseded },
-		"dead_lettered":   func(s consumer.Stats) int64 { return s.DeadLettered },
-		"kafka_tombstone": func(s consumer.Stats) int64 { return s.KafkaTombstones },
+		consumer.OutcomeApplied:      func(s consumer.Stats) int64 { return s.Applied },
+		consumer.OutcomeStale:        func(s consumer.Stats) int64 { return s.Stale },
+		consumer.OutcomeSuperseded:   func(s consumer.Stats) int64 { return s.Superseded },
+		consumer.OutcomeDeadLettered: func(s consumer.Stats) int64 { return s.DeadLettered },
+		"kafka_tombstone":            func(s consumer.Stats) int64 { return s.KafkaTombstones },
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "patient_profile_consumer_events_total",
@@ -186,6 +195,71 @@ func RegisterConsumer(reg prometheus.Registerer, current func() *consumer.Consum
 				"fetched with it. A partition moved to another member keeps its last value here.",
 			[]string{"partition"}, nil)},
 	)
+}
+
+// EventAgeBuckets are the freshness histogram's upper bounds, in seconds: fine where a healthy
+// replica is (milliseconds to a second, where an objective is written), coarse up to the hour a
+// backlog after an outage can take to drain.
+var EventAgeBuckets = []float64{
+	0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300, 900, 3600,
+}
+
+// EventAge returns the consumer loop's ObserveAge: a histogram of how old each event is when its
+// outcome is final (the consumer's clock minus the event's UpdatedAt or DeletedAt), by outcome.
+// It is the number a freshness objective is written on: "the replica reflects an update within
+// N ms" is the share of applied events under N. Every outcome's series exists from the start,
+// so an alert on it never watches nothing.
+func EventAge(reg prometheus.Registerer) func(outcome string, age time.Duration) {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "patient_profile_consumer_event_age_seconds",
+		Help: "How old an event was when its outcome became final: the consumer's clock minus the event's " +
+			"UpdatedAt (DeletedAt for a deletion), by outcome (applied, stale, superseded, dead_lettered). " +
+			"For applied events, how fresh the replica is.",
+		Buckets: EventAgeBuckets,
+	}, []string{"outcome"})
+	reg.MustRegister(h)
+	observers := make(map[string]prometheus.Observer, len(consumer.AgeOutcomes))
+	for _, o := range consumer.AgeOutcomes {
+		observers[o] = h.WithLabelValues(o)
+	}
+	return func(outcome string, age time.Duration) {
+		o, ok := observers[outcome]
+		if !ok {
+			o = h.WithLabelValues(outcome)
+		}
+		o.Observe(age.Seconds())
+	}
+}
+
+// RegisterGroupLag exposes the consumer group's lag as the broker holds it: the topic's end
+// offsets minus the group's committed offsets, summed over its partitions. lag is asked at scrape
+// time, within a few seconds; when it fails, the metric is left out of that scrape, and /readyz
+// says why. Unlike patient_profile_consumer_lag, which each member keeps for the partitions it
+// has handled, every member reports the same number for the whole group, which stays true when
+// partitions move: take the max over the members.
+func RegisterGroupLag(reg prometheus.Registerer, lag func(ctx context.Context) (int64, error)) {
+	reg.MustRegister(groupLagCollector{lag: lag, desc: prometheus.NewDesc("patient_profile_consumer_group_lag",
+		"Messages of the topic the consumer group has not committed yet, summed over the partitions, as the "+
+			"broker has it when scraped (end offsets minus committed offsets). Every member reports the group's.",
+		nil, nil)})
+}
+
+type groupLagCollector struct {
+	lag  func(ctx context.Context) (int64, error)
+	desc *prometheus.Desc
+}
+
+func (g groupLagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g groupLagCollector) Collect(ch chan<- prometheus.Metric) {
+	// A scrape has no context of its own; this bound keeps a hung broker from holding it.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	n, err := g.lag(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, float64(n))
 }
 
 type lagCollector struct {

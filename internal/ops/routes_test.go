@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/consumer"
+	"github.com/ankitamadan/patient-profile/internal/version"
 )
 
 type fakeChecker struct{ err error }
@@ -75,6 +76,33 @@ func TestMetrics(t *testing.T) {
 	} {
 		assert.Contains(t, rec.Body.String(), want)
 	}
+}
+
+// /healthz says which build answers, as /metrics does; /metrics keeps what /readyz last answered.
+func TestVersionAndReadiness(t *testing.T) {
+	down := &fakeChecker{err: errors.New("kafka metadata: connection refused")} // changed between requests
+	reg := NewRegistry()
+	h := NewHandler(discard, reg, nil, down)
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, http.NoBody))
+		return rec
+	}
+
+	assert.JSONEq(t, `{"status":"ok","version":"`+version.String()+`"}`, get("/healthz").Body.String())
+	metrics := get("/metrics").Body.String()
+	assert.Contains(t, metrics, `patient_profile_build_info{version="`+version.String()+`"} 1`)
+	// The sample's line, not the help text's.
+	assert.Contains(t, metrics, "\npatient_profile_ready 0\n", "ready before anyone asked")
+
+	require.Equal(t, http.StatusServiceUnavailable, get("/readyz").Code)
+	assert.Contains(t, get("/metrics").Body.String(), "\npatient_profile_ready 0\n")
+	down.err = nil
+	require.Equal(t, http.StatusOK, get("/readyz").Code)
+	assert.Contains(t, get("/metrics").Body.String(), "\npatient_profile_ready 1\n")
+	down.err = errors.New("dynamodb table patient-profile: not found")
+	require.Equal(t, http.StatusServiceUnavailable, get("/readyz").Code)
+	assert.Contains(t, get("/metrics").Body.String(), "\npatient_profile_ready 0\n")
 }
 
 // The consumer's /readyz names everything it waits for, on one line, as its log does.

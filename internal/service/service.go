@@ -21,6 +21,7 @@ import (
 	"github.com/ankitamadan/patient-profile/internal/config"
 	"github.com/ankitamadan/patient-profile/internal/logging"
 	"github.com/ankitamadan/patient-profile/internal/tracing"
+	"github.com/ankitamadan/patient-profile/internal/version"
 )
 
 // Command describes a service for its -h.
@@ -53,6 +54,7 @@ func Run[C Config](ctx context.Context, cmd Command, args []string, stdout io.Wr
 	}
 	level, telemetry := cfg.Observability()
 	logger := logging.New(stdout, level)
+	logger.Info("starting", slog.String("service", cmd.Name), slog.String("version", version.String()))
 	stopTracing, err := tracing.Setup(ctx, logger, "patient-profile-"+cmd.Name, telemetry.ExportTraces())
 	if err != nil {
 		return err
@@ -76,8 +78,8 @@ func (c Command) parseArgs(args []string, stdout io.Writer, spec any) (done bool
 	case len(args) <= 1:
 		return false, nil
 	case len(args) == 2 && (args[1] == "-h" || args[1] == "-help" || args[1] == "--help"):
-		fmt.Fprintf(stdout, "Usage: %s\n\n%s\n\nIt takes no arguments. These environment variables configure it:\n\n",
-			c.Name, c.About)
+		fmt.Fprintf(stdout, "Usage: %s\n\n%s\n\nVersion: %s\n\nIt takes no arguments. "+
+			"These environment variables configure it:\n\n", c.Name, c.About, version.String())
 		return true, config.Usage(stdout, spec)
 	}
 	return true, fmt.Errorf("unexpected arguments %q: the %s is configured with environment variables (-h lists them)",

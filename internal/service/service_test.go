@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ankitamadan/patient-profile/internal/config"
+	"github.com/ankitamadan/patient-profile/internal/version"
 )
 
 type testConfig struct {
@@ -36,7 +37,7 @@ func TestRun(t *testing.T) {
 	}{
 		{name: "no arguments: it serves", args: []string{"svc"}, load: load, wantServed: true},
 		{name: "-h prints the variables", args: []string{"svc", "-h"}, load: load,
-			wantOut: "Usage: svc\n\nDoes one thing.\n\nIt takes no arguments."},
+			wantOut: "Usage: svc\n\nDoes one thing.\n\nVersion: " + version.String() + "\n\nIt takes no arguments."},
 		{name: "--help too", args: []string{"svc", "--help"}, load: load, wantOut: "TEST_SERVICE_PORT"},
 		{name: "an argument is refused", args: []string{"svc", "x"}, load: load,
 			wantErr: `unexpected arguments ["x"]: the svc is configured with environment variables`},
