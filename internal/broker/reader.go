@@ -23,13 +23,7 @@ type ReaderConfig struct {
 	// its group events (joins, assignments) at debug level, each kind of line rate-limited. They
 	// carry no message contents.
 	Logger *slog.Logger
-	// StallCheck is how long a Fetch waits with no fetch request from kafka-go's partition
-	// readers before it asks the broker whether this member should have some (see Fetch);
-	// zero means 15 s. Tests shorten it.
-	StallCheck time.Duration
 }
-
-const defaultStallCheck = 15 * time.Second
 
 // Reader reads a topic as a member of a consumer group. It never commits by itself: the caller
 // commits, synchronously, once a message's outcome is final. Fetch and Commit may be called from
@@ -41,123 +35,35 @@ const defaultStallCheck = 15 * time.Second
 type Reader struct {
 	cfg   ReaderConfig
 	topic *Pinger
-	// join and describe are kafka-go's group reader and DescribeGroup, but for tests.
-	join     func(ReaderConfig) groupReader
-	describe func(ctx context.Context) (Group, error)
 
 	mu     sync.Mutex
-	r      groupReader // nil until the topic exists
+	r      *kafka.Reader // nil until the topic exists
 	closed bool
-}
-
-// groupReader is what Reader uses of kafka-go's group reader.
-type groupReader interface {
-	FetchMessage(ctx context.Context) (kafka.Message, error)
-	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
-	Stats() kafka.ReaderStats
-	Close() error
 }
 
 // NewReader returns a Reader. It joins the group on the first Fetch.
 func NewReader(cfg ReaderConfig) *Reader {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Reader{
-		cfg: cfg, topic: NewPinger(cfg.Cluster, cfg.Topic),
-		join: func(c ReaderConfig) groupReader { return newGroupReader(c) },
-		describe: func(ctx context.Context) (Group, error) {
-			return DescribeGroup(ctx, cfg.Cluster, cfg.Group, cfg.Topic)
-		},
-	}
+	return &Reader{cfg: cfg, topic: NewPinger(cfg.Cluster, cfg.Topic)}
 }
 
 // Fetch returns the next message. Errors that kafka-go recovers from by itself (a broker down, a
 // failed join) are returned as they happen, and the next Fetch goes on; once the Reader is
 // closed, the error is message.ErrClosed.
-//
-// Fetch also recovers from a state kafka-go does not: a member of a stable group that holds
-// partitions but runs no partition reader, so that its FetchMessage waits forever while it
-// heartbeats and the group's lag grows. kafka-go's Reader gets there when a generation ends before
-// the Reader has started it (a heartbeat or the partition watcher failing at once, as under
-// network faults): that generation's unsubscribe then runs on its own goroutine and can cancel
-// the readers of the next one. A live partition reader sends a fetch request at least every
-// MaxWait plus its backoff, so a whole StallCheck with none means it has none; if the group has no
-// more members than the topic has partitions, every member is owed one, and Fetch replaces the
-// kafka-go Reader with a new one, which leaves the group and joins it again.
 func (r *Reader) Fetch(ctx context.Context) (message.Message, error) {
-	for {
-		kr, err := r.joinOnceTheTopicExists(ctx)
-		if err != nil {
-			return message.Message{}, err
-		}
-		kr.Stats() // resets kafka-go's counters: what stalled reads covers this wait alone
-		wait, cancel := context.WithTimeout(ctx, r.stallCheck())
-		m, err := kr.FetchMessage(wait)
-		cancel()
-		switch {
-		case err == nil:
-			return fromKafka(m), nil
-		case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
-			if r.stalled(ctx, kr) {
-				r.replace(ctx, kr)
-			}
-			continue
-		case r.isClosed():
-			// kafka-go's FetchMessage says io.EOF once its Reader is closed, but also passes on
-			// the io.EOF of a group join whose connection was hung up on: only our own Close is
-			// final.
-			return message.Message{}, fmt.Errorf("fetch %s: %w: %w", r.cfg.Topic, message.ErrClosed, err)
-		default:
-			return message.Message{}, fmt.Errorf("fetch %s: %w", r.cfg.Topic, err)
-		}
-	}
-}
-
-func (r *Reader) stallCheck() time.Duration {
-	if r.cfg.StallCheck > 0 {
-		return r.cfg.StallCheck
-	}
-	return defaultStallCheck
-}
-
-// stalled says whether kr, whose FetchMessage just waited a whole StallCheck, ran no partition
-// reader although the group owes this member one.
-func (r *Reader) stalled(ctx context.Context, kr groupReader) bool {
-	s := kr.Stats()
-	if s.Fetches > 0 || s.Dials > 0 {
-		return false // its partition readers are at work: the topic is quiet
-	}
-	g, err := r.describe(ctx)
+	kr, err := r.joinOnceTheTopicExists(ctx)
 	if err != nil {
-		return false // the broker cannot say: look again after the next wait
+		return message.Message{}, err
 	}
-	return owesEveryMember(g)
-}
-
-// owesEveryMember says whether a group, as the broker describes it, gives every member at least
-// one partition: when it is stable and has no more members than partitions, as both of
-// kafka-go's balancers (range and round robin) then do.
-func owesEveryMember(g Group) bool {
-	return g.State == "Stable" && len(g.Members) > 0 && len(g.Members) <= len(g.Partitions)
-}
-
-// replace closes kr, leaving the group, and lets the next Fetch join it with a new kafka-go
-// Reader. Messages already fetched stay valid: their commits go through the new member, and at
-// worst a partition's new owner reads them again (delivery is at least once).
-func (r *Reader) replace(ctx context.Context, kr groupReader) {
-	r.mu.Lock()
-	if r.r == kr {
-		r.r = nil
+	m, err := kr.FetchMessage(ctx)
+	if err != nil {
+		// kafka-go's FetchMessage says io.EOF once its Reader is closed, but also passes on the
+		// io.EOF of a group join whose connection was hung up on: only our own Close is final.
+		if r.isClosed() {
+			return message.Message{}, fmt.Errorf("fetch %s: %w: %w", r.cfg.Topic, message.ErrClosed, err)
+		}
+		return message.Message{}, fmt.Errorf("fetch %s: %w", r.cfg.Topic, err)
 	}
-	r.mu.Unlock()
-	r.cfg.Logger.WarnContext(ctx, "the group reader fetched nothing although the group owes it partitions; "+
-		"joining again with a new one", "group", r.cfg.Group, "topic", r.cfg.Topic, "waited", r.stallCheck())
-	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := closeWithin(closeCtx, "leave group "+r.cfg.Group, kr.Close); err != nil {
-		r.cfg.Logger.WarnContext(ctx, "the stalled group reader did not close", "error", err)
-	}
+	return fromKafka(m), nil
 }
 
 func (r *Reader) isClosed() bool {
@@ -171,7 +77,7 @@ func (r *Reader) isClosed() bool {
 // backoff while the topic is missing (about a thousand log lines a second; kafka-go #200), and
 // a member assigned nothing because the topic appeared during its join may never be given its
 // partitions (kafka-go #1314, #800).
-func (r *Reader) joinOnceTheTopicExists(ctx context.Context) (groupReader, error) {
+func (r *Reader) joinOnceTheTopicExists(ctx context.Context) (*kafka.Reader, error) {
 	r.mu.Lock()
 	kr, closed := r.r, r.closed
 	r.mu.Unlock()
@@ -190,7 +96,7 @@ func (r *Reader) joinOnceTheTopicExists(ctx context.Context) (groupReader, error
 		return nil, fmt.Errorf("fetch %s: %w", r.cfg.Topic, message.ErrClosed)
 	}
 	if r.r == nil {
-		r.r = r.join(r.cfg)
+		r.r = newGroupReader(r.cfg)
 	}
 	return r.r, nil
 }
