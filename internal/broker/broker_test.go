@@ -381,3 +381,46 @@ func TestInspect(t *testing.T) {
 	assert.Equal(t, int64(50), g.Partitions[p].Lag())
 	assert.Empty(t, g.Members)
 }
+
+// A member can commit an offset after the group moved past it: one cut off past its session
+// timeout finishes the writes it had in flight and commits them once it is back, after the
+// partition's new owner committed further. Kafka takes any member's commit, so that late commit
+// would rewind the group: the events in between are read again (harmless) and, once the owner
+// has nothing newer to commit, the lag never drains. A commit only ever moves the group forward.
+func TestCommitNeverRewindsTheGroup(t *testing.T) {
+	devenvtest.SkipIfShort(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	require.NoError(t, err)
+	defer c.Close()
+	cluster := broker.Cluster{Brokers: c.ListenAddrs()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := broker.NewWriter(cluster, "t")
+	defer func() { _ = w.Close(context.Background()) }()
+	var msgs []message.Message
+	for i := range 20 {
+		msgs = append(msgs, message.Message{Key: []byte("k"), Value: []byte(fmt.Sprint(i))})
+	}
+	require.NoError(t, w.Write(ctx, msgs...))
+
+	r := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: "t", Group: "g", SessionTimeout: 6 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	defer func() { _ = r.Close(context.Background()) }()
+	fetched := make([]message.Message, 20)
+	for i := range fetched {
+		fetched[i], err = r.Fetch(ctx)
+		require.NoError(t, err)
+	}
+	committed := func() int64 {
+		g, err := broker.DescribeGroup(ctx, cluster, "g", "t")
+		require.NoError(t, err)
+		return g.Partitions[0].Committed
+	}
+
+	require.NoError(t, r.Commit(ctx, fetched[14]))
+	require.Equal(t, int64(15), committed())
+	require.NoError(t, r.Commit(ctx, fetched[9]), "a late commit is not an error")
+	assert.Equal(t, int64(15), committed(), "the late commit left the group where it was")
+	require.NoError(t, r.Commit(ctx, fetched[19]))
+	assert.Equal(t, int64(20), committed(), "a commit further on moves it")
+}

@@ -36,6 +36,10 @@ type Reader struct {
 	cfg   ReaderConfig
 	topic *Pinger
 
+	// offsets reads the group's committed offsets, over connections of its own.
+	offsets      *kafka.Client
+	closeOffsets func()
+
 	mu     sync.Mutex
 	r      *kafka.Reader // nil until the topic exists
 	closed bool
@@ -43,7 +47,11 @@ type Reader struct {
 
 // NewReader returns a Reader. It joins the group on the first Fetch.
 func NewReader(cfg ReaderConfig) *Reader {
-	return &Reader{cfg: cfg, topic: NewPinger(cfg.Cluster, cfg.Topic)}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	offsets, closeOffsets := cfg.Cluster.client(10*time.Second, 10*time.Second)
+	return &Reader{cfg: cfg, topic: NewPinger(cfg.Cluster, cfg.Topic), offsets: offsets, closeOffsets: closeOffsets}
 }
 
 // Fetch returns the next message. Errors that kafka-go recovers from by itself (a broker down, a
@@ -102,7 +110,17 @@ func (r *Reader) joinOnceTheTopicExists(ctx context.Context) (*kafka.Reader, err
 }
 
 // Commit commits each message's offset (the next to read is the one after it) for its
-// partition, and returns once the broker has them.
+// partition, and returns once the broker has them. It never moves the group back: a message whose
+// partition the group has committed past already is left out.
+//
+// Kafka takes a commit from any member of the current generation for any partition, so without
+// that a member that lost a partition while its writes were in flight (cut off past its session
+// timeout, say) would commit them once back, after the partition's new owner had committed
+// further: the group would read the events in between again, and once the owner had nothing
+// newer to commit, its lag would never drain. Skipping loses nothing: every member commits only
+// offsets below which every event is final, so the group's offset already covers the message.
+// Between the read and the commit another member can still commit; that leaves the group behind
+// until the partition's next commit, never ahead of an event.
 func (r *Reader) Commit(ctx context.Context, msgs ...message.Message) error {
 	r.mu.Lock()
 	kr := r.r
@@ -110,10 +128,59 @@ func (r *Reader) Commit(ctx context.Context, msgs ...message.Message) error {
 	if kr == nil {
 		return errors.New("commit: the group has not been joined")
 	}
-	if err := kr.CommitMessages(ctx, commitKafka(msgs)...); err != nil {
+	ahead, err := r.ahead(ctx, msgs)
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if len(ahead) == 0 {
+		return nil
+	}
+	if err := kr.CommitMessages(ctx, commitKafka(ahead)...); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// ahead returns the messages whose commit would move the group forward.
+func (r *Reader) ahead(ctx context.Context, msgs []message.Message) ([]message.Message, error) {
+	parts := make(map[string][]int)
+	for _, m := range msgs {
+		parts[m.Topic] = append(parts[m.Topic], m.Partition)
+	}
+	res, err := r.offsets.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: r.cfg.Group, Topics: parts})
+	if err == nil {
+		err = res.Error
+	}
+	// Kafka answers a group that has committed nothing with no offsets; kfake with an error.
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		return msgs, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read group %s's offsets: %w", r.cfg.Group, err)
+	}
+	type partition struct {
+		topic string
+		id    int
+	}
+	committed := map[partition]int64{}
+	for topic, ps := range res.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("read group %s's offset of %s/%d: %w", r.cfg.Group, topic, p.Partition, p.Error)
+			}
+			committed[partition{topic, p.Partition}] = p.CommittedOffset
+		}
+	}
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		if c, ok := committed[partition{m.Topic, m.Partition}]; ok && c > m.Offset {
+			r.cfg.Logger.InfoContext(ctx, "commit skipped: the group is past it", "group", r.cfg.Group,
+				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset+1, "committed", c)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // Close leaves the group, so that the other members take this one's partitions at once instead
@@ -124,6 +191,7 @@ func (r *Reader) Close(ctx context.Context) error {
 	kr := r.r
 	r.closed = true
 	r.mu.Unlock()
+	defer r.closeOffsets()
 	if kr == nil {
 		return nil
 	}
