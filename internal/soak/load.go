@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -29,7 +30,11 @@ const (
 	loadRate = 40
 	// publishTimeout is the producer's PUBLISH_TIMEOUT in the phase, and answerMargin what an
 	// answer may take beyond it before the request counts as hung.
+	// keyTimeout is the producer's IDEMPOTENCY_TIMEOUT: a keyed request makes up to two calls to
+	// the key table besides its publish, so its answer is bounded by publishTimeout plus twice
+	// keyTimeout.
 	publishTimeout = 2 * time.Second
+	keyTimeout     = time.Second
 	answerMargin   = 3 * time.Second
 	// retryFor is how long a client keeps retrying a request that got a 503, with its
 	// Idempotency-Key, as the API tells it to.
@@ -41,7 +46,8 @@ func netPatient(i int) string { return "net-" + strconv.Itoa(i) }
 // ProducerResult is how the producer answered the load.
 type ProducerResult struct {
 	// Sent requests, and the answers to their first attempt: 201 (Acknowledged), 503
-	// (Unavailable), any other, and none within PUBLISH_TIMEOUT plus a margin (Hung).
+	// (Unavailable), any other, and none within PUBLISH_TIMEOUT plus twice IDEMPOTENCY_TIMEOUT
+	// plus a margin (Hung).
 	Sent, Acknowledged, Unavailable, Other, Hung int64
 	// Lost counts acknowledged events not found on the topic at the end: a broken promise.
 	Lost int64
@@ -93,7 +99,8 @@ func (r *run) startLoad(ctx context.Context, env ...string) (*load, error) {
 	if err != nil {
 		return nil, err
 	}
-	env = append([]string{"PUBLISH_TIMEOUT=" + publishTimeout.String(), "LOG_LEVEL=warn"}, env...)
+	env = append([]string{"PUBLISH_TIMEOUT=" + publishTimeout.String(), "IDEMPOTENCY_TIMEOUT=" + keyTimeout.String(),
+		"LOG_LEVEL=warn"}, env...)
 	p, err := devenv.Start("producer", r.cfg.ProducerBin, r.stack.ProducerEnv(port, env...), r.cfg.Logs)
 	if err != nil {
 		return nil, err
@@ -113,7 +120,7 @@ func (r *run) startLoad(ctx context.Context, env ...string) (*load, error) {
 
 func (l *load) run(ctx context.Context, url string) {
 	defer close(l.done)
-	client := &http.Client{Timeout: publishTimeout + answerMargin}
+	client := &http.Client{Timeout: publishTimeout + 2*keyTimeout + answerMargin}
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / loadRate)
 	defer tick.Stop()
@@ -145,7 +152,7 @@ func (l *load) send(ctx context.Context, client *http.Client, url, patient strin
 	l.res.Sent++
 	switch {
 	case a.err != nil:
-		l.res.Hung++ // no answer within PUBLISH_TIMEOUT plus the margin
+		l.res.Hung++ // no answer within its bound plus the margin
 	case a.status == http.StatusCreated && a.eventID != "":
 		l.res.Acknowledged++
 		l.acks = append(l.acks, acked{patient: patient, eventID: a.eventID})
@@ -165,8 +172,10 @@ func (l *load) send(ctx context.Context, client *http.Client, url, patient strin
 	l.mu.Lock()
 	l.res.Retried++
 	l.mu.Unlock()
-	for deadline := time.Now().Add(retryFor); time.Now().Before(deadline); {
-		time.Sleep(a.retryAfter)
+	// Backing off, as a client should, so that the retries of a fault's 503s do not become a
+	// storm once it heals.
+	for attempt, deadline := 0, time.Now().Add(retryFor); time.Now().Before(deadline); attempt++ {
+		time.Sleep(max(a.retryAfter, retryBackoff(attempt)))
 		a = post(ctx, client, url, key, body)
 		if a.status != http.StatusCreated || a.eventID == "" {
 			continue // 503 or 409 (the first still in progress): retry later, with the key
@@ -180,6 +189,13 @@ func (l *load) send(ctx context.Context, client *http.Client, url, patient strin
 		l.mu.Unlock()
 		return
 	}
+}
+
+// retryBackoff is capped exponential backoff with equal jitter: between half and all of
+// min(2 s, 250 ms * 2^attempt).
+func retryBackoff(attempt int) time.Duration {
+	d := min(250*time.Millisecond<<min(attempt, 4), 2*time.Second)
+	return d/2 + rand.N(d/2+1)
 }
 
 // answer is what one POST got back.
@@ -207,7 +223,7 @@ func post(ctx context.Context, client *http.Client, url, key, body string) answe
 	}
 	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, at: time.Now(), retryAfter: 200 * time.Millisecond}
+	a := answer{status: resp.StatusCode, at: time.Now()}
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		a.retryAfter = min(time.Duration(s)*time.Second, 2*time.Second)
 	}
