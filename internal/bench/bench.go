@@ -241,21 +241,36 @@ func (r *runner) table(ctx context.Context, endpoint string) (*store.Table, erro
 func (r *runner) storeCeiling(ctx context.Context, t *store.Table, n int) (float64, error) {
 	r.seq++
 	prefix := fmt.Sprintf("ceiling%d", r.seq)
+	rate, err := inParallel(r.cfg.InFlight, n, func(i int) error {
+		_, err := t.Put(ctx, event(prefix, i, 0))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store ceiling: %w", err)
+	}
+	return rate, nil
+}
+
+// inParallel calls do for 0 to n-1 from workers goroutines and returns the calls a second; a
+// worker that meets an error makes no more calls, and the first error is returned.
+func inParallel(workers, n int, do func(i int) error) (float64, error) {
 	next := make(chan int)
+	errc := make(chan error, workers)
 	var wg sync.WaitGroup
-	errc := make(chan error, r.cfg.InFlight)
 	start := time.Now()
-	for range r.cfg.InFlight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range workers {
+		wg.Go(func() {
+			failed := false // then the rest is only taken, so that the feeder finishes
 			for i := range next {
-				if _, err := t.Put(ctx, event(prefix, i, 0)); err != nil {
+				if failed {
+					continue
+				}
+				if err := do(i); err != nil {
 					errc <- err
-					return
+					failed = true
 				}
 			}
-		}()
+		})
 	}
 	for i := range n {
 		next <- i
@@ -264,10 +279,23 @@ func (r *runner) storeCeiling(ctx context.Context, t *store.Table, n int) (float
 	wg.Wait()
 	select {
 	case err := <-errc:
-		return 0, fmt.Errorf("store ceiling: %w", err)
+		return 0, err
 	default:
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// startConsumer starts the consumer binary on topic, in a group of its own, with env added, and
+// returns it and the port of its health and metrics.
+func (r *runner) startConsumer(topic string, env ...string) (*devenv.Process, int, error) {
+	port, err := devenv.FreePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	env = append([]string{"TOPIC_NAME=" + topic, "CONSUMER_GROUP=" + topic + ".group", "LOG_LEVEL=warn",
+		"MAX_IN_FLIGHT=" + strconv.Itoa(r.cfg.InFlight)}, env...)
+	p, err := devenv.Start("consumer", r.cfg.BinDir+"/consumer", r.stack.ConsumerEnv(port, env...), r.cfg.Logs)
+	return p, port, err
 }
 
 func (r *runner) naiveConsumer(ctx context.Context, t *store.Table) (float64, error) {
@@ -299,13 +327,7 @@ func (r *runner) consumerDrain(ctx context.Context, endpoint string, n, burst in
 	}
 	r.drained, r.drainedSize = topic, n
 	group := topic + ".group"
-	port, err := devenv.FreePort()
-	if err != nil {
-		return 0, 0, err
-	}
-	p, err := devenv.Start("consumer", r.cfg.BinDir+"/consumer", r.stack.ConsumerEnv(port,
-		"TOPIC_NAME="+topic, "CONSUMER_GROUP="+group, "DDB_HOST="+endpoint, "COMMIT_INTERVAL=100ms", "LOG_LEVEL=warn",
-		"MAX_IN_FLIGHT="+strconv.Itoa(r.cfg.InFlight)), r.cfg.Logs)
+	p, _, err := r.startConsumer(topic, "DDB_HOST="+endpoint, "COMMIT_INTERVAL=100ms")
 	if err != nil {
 		return 0, 0, err
 	}

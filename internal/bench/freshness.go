@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ankitamadan/patient-profile/internal/broker"
-	"github.com/ankitamadan/patient-profile/internal/devenv"
 )
 
 // FreshnessRates are the fixed rates freshness is measured at: what a real Profile service sees,
@@ -34,14 +33,8 @@ func (r *runner) freshness(ctx context.Context, rate float64) (FreshnessResult, 
 	if err != nil {
 		return res, err
 	}
-	port, err := devenv.FreePort()
-	if err != nil {
-		return res, err
-	}
 	group := topic + ".group"
-	consumer, err := devenv.Start("consumer", r.cfg.BinDir+"/consumer", r.stack.ConsumerEnv(port,
-		"TOPIC_NAME="+topic, "CONSUMER_GROUP="+group, "LOG_LEVEL=warn", "MAX_IN_FLIGHT="+strconv.Itoa(r.cfg.InFlight)),
-		r.cfg.Logs)
+	consumer, port, err := r.startConsumer(topic)
 	if err != nil {
 		return res, err
 	}

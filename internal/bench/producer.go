@@ -90,35 +90,17 @@ func (r *runner) keyCeiling(ctx context.Context, n int) (float64, error) {
 	prefix := fmt.Sprintf("ceiling%d-", r.seq)
 	body := []byte(`{"EventId":"0193c1f0-0000-7000-8000-000000000000","PatientId":"1",` +
 		`"UpdatedAt":"2026-01-02T05:00:00.5Z"}` + "\n")
-	next := make(chan int)
-	errc := make(chan error, r.cfg.Conns)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range r.cfg.Conns {
-		wg.Go(func() {
-			for i := range next {
-				c, err := keys.Begin(ctx, prefix+strconv.Itoa(i), "fingerprint", "event", epoch)
-				if err == nil {
-					err = keys.Complete(ctx, c, 201, body)
-				}
-				if err != nil {
-					errc <- err
-					return
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errc:
+	rate, err := inParallel(r.cfg.Conns, n, func(i int) error {
+		c, err := keys.Begin(ctx, prefix+strconv.Itoa(i), "fingerprint", "event", epoch)
+		if err == nil {
+			err = keys.Complete(ctx, c, 201, body)
+		}
+		return err
+	})
+	if err != nil {
 		return 0, fmt.Errorf("key table ceiling: %w", err)
-	default:
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return rate, nil
 }
 
 // endToEnd runs the producer and the consumer together and sends POSTs at rate, open loop. For
@@ -133,14 +115,8 @@ func (r *runner) endToEnd(ctx context.Context, rate float64, at string) (EndToEn
 	if err != nil {
 		return res, err
 	}
-	port, err := devenv.FreePort()
-	if err != nil {
-		return res, err
-	}
 	group := topic + ".group"
-	consumer, err := devenv.Start("consumer", r.cfg.BinDir+"/consumer", r.stack.ConsumerEnv(port,
-		"TOPIC_NAME="+topic, "CONSUMER_GROUP="+group, "LOG_LEVEL=warn", "MAX_IN_FLIGHT="+strconv.Itoa(r.cfg.InFlight)),
-		r.cfg.Logs)
+	consumer, _, err := r.startConsumer(topic)
 	if err != nil {
 		return res, err
 	}

@@ -200,17 +200,24 @@ func TestWriterRecoversAtOnceFromAnOutageBeforeItsFirstWrite(t *testing.T) {
 // closer is a Close that takes a context, as the publishers' do.
 type closer func(context.Context) error
 
+// brokerBehindProxies starts a broker with topic "t" of partitions and the Toxiproxy links to put
+// in front of it; both stop with the test. It returns the address the broker advertises.
+func brokerBehindProxies(t *testing.T, partitions int32) (string, *devenv.Faults) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "t"))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	faults := devenv.NewFaults()
+	t.Cleanup(faults.Close)
+	return c.ListenAddrs()[0], faults
+}
+
 // kfake, like any broker, advertises its own address in metadata, so a client that bootstraps
 // through a proxy goes around it afterwards. With Redirect every connection takes the proxy: a
 // black hole there stops the writes that bypass it otherwise.
 func TestRedirectKeepsEveryConnectionOnTheMappedAddress(t *testing.T) {
 	devenvtest.SkipIfShort(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
-	require.NoError(t, err)
-	defer c.Close()
-	advertised := c.ListenAddrs()[0]
-	faults := devenv.NewFaults()
-	defer faults.Close()
+	advertised, faults := brokerBehindProxies(t, 1)
 
 	tests := []struct {
 		name          string
@@ -255,12 +262,7 @@ func TestRedirectKeepsEveryConnectionOnTheMappedAddress(t *testing.T) {
 // once it is closed. Only the Reader's own Close may end its caller's loop.
 func TestReaderRidesOutConnectionsThatHangUp(t *testing.T) {
 	devenvtest.SkipIfShort(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
-	require.NoError(t, err)
-	defer c.Close()
-	advertised := c.ListenAddrs()[0]
-	faults := devenv.NewFaults()
-	defer faults.Close()
+	advertised, faults := brokerBehindProxies(t, 2)
 	link, err := faults.Link("reader", advertised)
 	require.NoError(t, err)
 	cluster := broker.Cluster{Brokers: []string{link.Addr()}, Redirect: map[string]string{advertised: link.Addr()}}

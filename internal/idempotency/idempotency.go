@@ -357,22 +357,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // expired record as absent whether or not it is still there. The producer never calls it; the
 // dev stack and the tests do.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(AttrKey), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema:   []types.KeySchemaElement{{AttributeName: aws.String(AttrKey), KeyType: types.KeyTypeHash}},
-		BillingMode: types.BillingModePayPerRequest,
-	})
-	var inUse *types.ResourceInUseException
-	if err != nil && !errors.As(err, &inUse) {
-		return fmt.Errorf("create table %s: %w", table, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(client,
-		func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
-		return fmt.Errorf("wait for table %s: %w", table, err)
+	if err := store.CreateHashTable(ctx, client, table, AttrKey); err != nil {
+		return err
 	}
 	return store.EnableTTL(ctx, client, table, AttrExpiresAt)
 }

@@ -362,12 +362,21 @@ func (t *Table) Ping(ctx context.Context) error {
 // is active. An existing table is left as it is. The services never call it: on real AWS the
 // table belongs to your infrastructure code. The dev stack and the tests do.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
+	if err := CreateHashTable(ctx, client, table, attrPatientID); err != nil {
+		return err
+	}
+	return EnableTTL(ctx, client, table, AttrExpiresAt)
+}
+
+// CreateHashTable creates an on-demand table whose hash key is the string attribute key, and
+// waits until it is active. An existing table is left as it is.
+func CreateHashTable(ctx context.Context, client *dynamodb.Client, table, key string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrPatientID), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(key), AttributeType: types.ScalarAttributeTypeS},
 		},
-		KeySchema:   []types.KeySchemaElement{{AttributeName: aws.String(attrPatientID), KeyType: types.KeyTypeHash}},
+		KeySchema:   []types.KeySchemaElement{{AttributeName: aws.String(key), KeyType: types.KeyTypeHash}},
 		BillingMode: types.BillingModePayPerRequest,
 	})
 	var inUse *types.ResourceInUseException
@@ -379,7 +388,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string) err
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s: %w", table, err)
 	}
-	return EnableTTL(ctx, client, table, AttrExpiresAt)
+	return nil
 }
 
 // ErrNoTTL means the endpoint does not implement TTL (dynalite does not): the table works, but
