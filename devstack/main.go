@@ -218,11 +218,10 @@ func provisionEnv(ctx context.Context, stdout io.Writer, cfg config.DevStack) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity), cfg.Redirect())
 	if err != nil {
 		return err
 	}
-	cluster.Redirect = cfg.Redirect()
 	client, err := store.NewClient(ctx, cfg.Store.Host, cfg.Region, 1)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // serve serves until ctx is cancelled (a signal arrived), then ends the live streams and lets
 // the pages in flight finish, within SHUTDOWN_TIMEOUT.
 func serve(ctx context.Context, cfg config.Console, logger *slog.Logger) error {
-	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity), cfg.Redirect())
 	if err != nil {
 		return err
 	}

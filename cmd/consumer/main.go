@@ -48,11 +48,10 @@ func consume(ctx context.Context, cfg config.Consumer, logger *slog.Logger) erro
 		return err
 	}
 	profiles := store.New(client, cfg.Table, cfg.TombstoneTTL)
-	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity), cfg.Redirect())
 	if err != nil {
 		return err
 	}
-	cluster.Redirect = cfg.Redirect()
 	drainTimeout, closeTimeout := cfg.ShutdownBudget()
 	topics := broker.NewPinger(cluster, cfg.Topic, cfg.DLQTopic)
 

@@ -42,11 +42,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // serve serves until ctx is cancelled (a signal arrived), then stops accepting, lets in-flight
 // requests finish with their ack or error, and flushes the Writer, within SHUTDOWN_TIMEOUT.
 func serve(ctx context.Context, cfg config.Producer, logger *slog.Logger) error {
-	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity), cfg.Redirect())
 	if err != nil {
 		return err
 	}
-	cluster.Redirect = cfg.Redirect()
 	pub := broker.NewPublisher(cluster, cfg.Topic, cfg.EventSource)
 	reg := ops.NewRegistry()
 	routeCfg := api.Config{

@@ -50,11 +50,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	rc.Topic = cfg.Topic
-	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity))
+	cluster, err := broker.NewCluster(cfg.Brokers, broker.Security(cfg.KafkaSecurity), cfg.Redirect())
 	if err != nil {
 		return err
 	}
-	cluster.Redirect = cfg.Redirect()
 	w := broker.NewWriter(cluster, cfg.Topic)
 	read := func(ctx context.Context, fn func(message.Message) error) error {
 		return broker.ReadTopic(ctx, cluster, cfg.DLQTopic, fn)

@@ -327,13 +327,7 @@ func TestInspect(t *testing.T) {
 	cluster := broker.Cluster{Brokers: c.ListenAddrs()}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w := broker.NewWriter(cluster, "t")
-	defer w.Close(context.Background())
-	var msgs []message.Message
-	for i := range 150 {
-		msgs = append(msgs, message.Message{Key: []byte("k"), Value: []byte(fmt.Sprint(i))})
-	}
-	require.NoError(t, w.Write(ctx, msgs...))
+	writeNumbered(ctx, t, cluster, 150)
 	p := broker.PartitionOf([]byte("k"), 3)
 
 	ts, err := broker.Topics(ctx, cluster, "t", "dlq")
@@ -397,13 +391,7 @@ func TestCommitNeverRewindsTheGroup(t *testing.T) {
 	cluster := broker.Cluster{Brokers: c.ListenAddrs()}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w := broker.NewWriter(cluster, "t")
-	defer func() { _ = w.Close(context.Background()) }()
-	var msgs []message.Message
-	for i := range 20 {
-		msgs = append(msgs, message.Message{Key: []byte("k"), Value: []byte(fmt.Sprint(i))})
-	}
-	require.NoError(t, w.Write(ctx, msgs...))
+	writeNumbered(ctx, t, cluster, 20)
 
 	r := broker.NewReader(broker.ReaderConfig{Cluster: cluster, Topic: "t", Group: "g", SessionTimeout: 6 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
@@ -425,4 +413,17 @@ func TestCommitNeverRewindsTheGroup(t *testing.T) {
 	assert.Equal(t, int64(15), committed(), "the late commit left the group where it was")
 	require.NoError(t, r.Commit(ctx, fetched[19]))
 	assert.Equal(t, int64(20), committed(), "a commit further on moves it")
+}
+
+// writeNumbered writes n messages to topic "t", all with key "k" (so to one partition, in order),
+// whose values are 0 to n-1.
+func writeNumbered(ctx context.Context, t *testing.T, cluster broker.Cluster, n int) {
+	t.Helper()
+	w := broker.NewWriter(cluster, "t")
+	defer func() { _ = w.Close(context.Background()) }()
+	msgs := make([]message.Message, n)
+	for i := range msgs {
+		msgs[i] = message.Message{Key: []byte("k"), Value: []byte(fmt.Sprint(i))}
+	}
+	require.NoError(t, w.Write(ctx, msgs...))
 }

@@ -49,9 +49,10 @@ type Security struct {
 	SASLMechanism, SASLUsername, SASLPassword string
 }
 
-// NewCluster returns a Cluster for the brokers, loading the CA file if one is given.
-func NewCluster(brokers []string, c Security) (Cluster, error) {
-	cl := Cluster{Brokers: brokers}
+// NewCluster returns a Cluster for the brokers, loading the CA file if one is given. redirect is
+// Cluster.Redirect (KAFKA_ADDRESS_MAP); nil dials what the brokers advertise.
+func NewCluster(brokers []string, c Security, redirect map[string]string) (Cluster, error) {
+	cl := Cluster{Brokers: brokers, Redirect: redirect}
 	if c.TLS {
 		cl.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.TLSCAFile != "" {

@@ -37,7 +37,7 @@ func TestMSKIAMSignsWithTheDefaultChain(t *testing.T) {
 	hermeticAWS(t, map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-2",
 	})
-	cl, err := broker.NewCluster([]string{host + ":9098"}, broker.Security{TLS: true, SASLMechanism: "AWS_MSK_IAM"})
+	cl, err := broker.NewCluster([]string{host + ":9098"}, broker.Security{TLS: true, SASLMechanism: "AWS_MSK_IAM"}, nil)
 	require.NoError(t, err)
 	require.NotNil(t, cl.TLS)
 	require.Equal(t, "AWS_MSK_IAM", cl.SASL.Name())
@@ -56,7 +56,7 @@ func TestMSKIAMSignsWithTheDefaultChain(t *testing.T) {
 
 	t.Run("no region", func(t *testing.T) {
 		t.Setenv("AWS_REGION", "")
-		_, err := broker.NewCluster([]string{host + ":9098"}, broker.Security{TLS: true, SASLMechanism: "AWS_MSK_IAM"})
+		_, err := broker.NewCluster([]string{host + ":9098"}, broker.Security{TLS: true, SASLMechanism: "AWS_MSK_IAM"}, nil)
 		assert.ErrorContains(t, err, "set AWS_REGION")
 	})
 }

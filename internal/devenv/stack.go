@@ -127,7 +127,7 @@ func (s *Stack) startKafka() error {
 		_, port, _ := net.SplitHostPort(s.Brokers[0])
 		s.opts.KafkaPort, _ = strconv.Atoi(port)
 	}
-	if s.cluster, err = broker.NewCluster(s.Brokers, s.opts.KafkaSecurity); err != nil {
+	if s.cluster, err = broker.NewCluster(s.Brokers, s.opts.KafkaSecurity, nil); err != nil {
 		k.Close()
 		return err
 	}

@@ -123,7 +123,7 @@ func TestReplayOverTLSAndSASL(t *testing.T) {
 	defer cancel()
 
 	cluster, err := broker.NewCluster(s.Brokers, broker.Security{TLS: true, TLSCAFile: caFile,
-		SASLMechanism: "SCRAM-SHA-512", SASLUsername: "svc", SASLPassword: "s3cret"})
+		SASLMechanism: "SCRAM-SHA-512", SASLUsername: "svc", SASLPassword: "s3cret"}, nil)
 	require.NoError(t, err)
 	w := broker.NewWriter(cluster, s.Topic)
 	defer w.Close(context.Background())
